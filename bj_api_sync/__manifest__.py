@@ -1,0 +1,25 @@
+{
+    "name": "BJ API Synchronization",
+    "summary": "Exchange records with external systems over HTTP: "
+    "a REST API under /api/sync/v1 and outbound pushes with retries and an audit log",
+    "version": "17.0.1.0.0",
+    "category": "Technical",
+    "author": "bj_api_sync developers",
+    "website": "https://github.com/bj-api-sync/bj_api_sync",
+    "license": "LGPL-3",
+    "depends": ["base", "mail", "base_automation"],
+    "external_dependencies": {"python": ["requests"]},
+    "data": [
+        "security/bj_api_sync_groups.xml",
+        "security/ir.model.access.csv",
+        "data/bj_http_method_data.xml",
+        "data/ir_config_parameter_data.xml",
+        "data/ir_cron_data.xml",
+        "views/bj_api_sync_config_views.xml",
+        "views/bj_api_log_views.xml",
+        "views/res_config_settings_views.xml",
+        "views/bj_api_sync_menus.xml",
+    ],
+    "installable": True,
+    "application": False,
+}

@@ -1,0 +1,9 @@
+from . import (
+    bj_api_log,
+    bj_api_sync_config,
+    bj_api_sync_config_line,
+    bj_api_sync_header,
+    bj_api_sync_param,
+    bj_http_method,
+    res_config_settings,
+)

@@ -1,0 +1,106 @@
+import logging
+from datetime import timedelta
+
+from odoo import _, api, fields, models
+
+_logger = logging.getLogger(__name__)
+
+RETENTION_PARAM = "bj_api_sync.log_retention_days"
+BODY_LIMIT_PARAM = "bj_api_sync.log_body_limit"
+DEFAULT_RETENTION_DAYS = 30
+DEFAULT_BODY_LIMIT = 65536
+
+
+class BjApiLog(models.Model):
+    """One HTTP exchange, inbound or outbound: the audit trail."""
+
+    _name = "bj.api.log"
+    _description = "BJ API Log"
+    _order = "id desc"
+    _rec_name = "display_label"
+
+    config_id = fields.Many2one(
+        "bj.api.sync.config", string="Configuration", ondelete="set null", index=True
+    )
+    direction = fields.Selection([("in", "In"), ("out", "Out")], required=True, index=True)
+    http_method = fields.Char(string="HTTP Method")
+    url = fields.Char(string="URL")
+    request_headers = fields.Text()
+    request_body = fields.Text()
+    status_code = fields.Integer(index=True)
+    response_headers = fields.Text()
+    response_body = fields.Text()
+    duration_ms = fields.Float(string="Duration (ms)", digits=(16, 1))
+    state = fields.Selection(
+        [
+            ("success", "Success"),
+            ("failed", "Failed"),
+            ("retrying", "Retrying"),
+            ("pending", "Pending"),
+        ],
+        required=True,
+        default="pending",
+        index=True,
+    )
+    error_message = fields.Text()
+    attempt = fields.Integer(default=1, help="1 for the first attempt, 2 for the first retry, ...")
+    res_model = fields.Char(string="Model", index=True)
+    res_ids = fields.Char(string="Record IDs", help="Comma-separated ids of the records involved.")
+    trace_id = fields.Char(index=True, help="Request id shared with the X-Request-Id header.")
+    display_label = fields.Char(compute="_compute_display_label")
+    create_date = fields.Datetime(index=True)
+
+    @api.depends("http_method", "url", "status_code")
+    def _compute_display_label(self):
+        for log in self:
+            status = log.status_code or "-"
+            log.display_label = f"{log.http_method or ''} {log.url or ''} ({status})".strip()
+
+    @api.model
+    def _get_body_limit(self):
+        """Return the maximum number of characters kept of a request or response body."""
+        value = self.env["ir.config_parameter"].sudo().get_param(BODY_LIMIT_PARAM)
+        try:
+            return max(int(value), 0) if value else DEFAULT_BODY_LIMIT
+        except ValueError:
+            return DEFAULT_BODY_LIMIT
+
+    @api.model
+    def _get_retention_days(self):
+        """Return how many days logs are kept (0 keeps them forever)."""
+        value = self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM)
+        try:
+            return max(int(value), 0) if value else DEFAULT_RETENTION_DAYS
+        except ValueError:
+            _logger.warning("Ignoring invalid %s=%r; using %s days", RETENTION_PARAM, value,
+                            DEFAULT_RETENTION_DAYS)
+            return DEFAULT_RETENTION_DAYS
+
+    @api.model
+    def _cron_purge_old_logs(self):
+        """Delete logs older than the retention setting; return how many were deleted."""
+        days = self._get_retention_days()
+        if not days:
+            return 0
+        cutoff = fields.Datetime.now() - timedelta(days=days)
+        # Plain SQL: logs have no business logic on unlink, and a purge of
+        # millions of rows through the ORM would load them all in memory.
+        self.env.cr.execute("DELETE FROM bj_api_log WHERE create_date < %s", (cutoff,))
+        count = self.env.cr.rowcount
+        self.env.invalidate_all()
+        if count:
+            _logger.info("Purged %s BJ API log(s) older than %s days", count, days)
+        return count
+
+    def action_open_config(self):
+        """Open the configuration of this log."""
+        self.ensure_one()
+        if not self.config_id:
+            return False
+        return {
+            "type": "ir.actions.act_window",
+            "res_model": "bj.api.sync.config",
+            "res_id": self.config_id.id,
+            "view_mode": "form",
+            "name": _("Configuration"),
+        }

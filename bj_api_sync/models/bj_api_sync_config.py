@@ -1,0 +1,327 @@
+import datetime as pydatetime
+import re
+from urllib.parse import urlparse
+
+from odoo import _, api, fields, models
+from odoo.exceptions import ValidationError
+from odoo.osv import expression
+from odoo.tools.safe_eval import dateutil, safe_eval, time
+
+# An inbound endpoint is one path segment under /api/sync/v1/: model-like names
+# (res.partner), slugs (customers) and underscores, nothing that needs escaping.
+ENDPOINT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+# Paths the API itself owns: an endpoint of that name would shadow them.
+RESERVED_ENDPOINTS = frozenset({"webhooks", "events", "openapi.json", "search", "batch"})
+
+
+
+class DomainDatetime(pydatetime.datetime):
+    """The ``datetime`` name of a filter domain: the class, so that the seed's
+    ``datetime.now()`` works, and the module, so that ``datetime.datetime.now()``
+    (Odoo's own spelling in domain fields) works too."""
+
+    datetime = pydatetime.datetime
+    date = pydatetime.date
+    time = pydatetime.time
+    timedelta = pydatetime.timedelta
+
+    @classmethod
+    def now(cls, tz=None):
+        """Return the current local time as a plain datetime."""
+        return pydatetime.datetime.now(tz)
+
+    @classmethod
+    def utcnow(cls):
+        """Return the current UTC time as a plain, naive datetime."""
+        return pydatetime.datetime.utcnow()
+
+    @classmethod
+    def today(cls):
+        """Return the current local time as a plain datetime."""
+        return pydatetime.datetime.today()
+
+
+CONNECTION_TIMEOUT_RANGE = (1.0, 60.0)
+READ_TIMEOUT_RANGE = (1.0, 300.0)
+MAX_RETRIES_LIMIT = 10
+
+
+class BjApiSyncConfig(models.Model):
+    """One synchronisation: what model, which direction, where, how."""
+
+    _name = "bj.api.sync.config"
+    _description = "BJ API Synchronization Configuration"
+    _order = "name, id"
+
+    name = fields.Char(required=True)
+    active = fields.Boolean(default=True)
+    request_type = fields.Selection(
+        [("in", "In"), ("out", "Out")],
+        required=True,
+        default="out",
+        help="In: an external system calls Odoo's REST API. "
+        "Out: Odoo calls the external API.",
+    )
+    model_id = fields.Many2one(
+        "ir.model", required=True, ondelete="cascade", index=True, string="Model"
+    )
+    model_name = fields.Char(
+        related="model_id.model", store=True, index=True, string="Model Technical Name"
+    )
+    filter_domain = fields.Char(
+        default="[]",
+        help="Odoo domain. Outbound: which records are sent. "
+        "Inbound: which records are visible and changeable. "
+        "May use datetime, timedelta, relativedelta, context_today, time, uid, user.",
+    )
+    url = fields.Char(
+        string="Request URL", help="Outbound: the full URL of the external endpoint."
+    )
+    endpoint = fields.Char(
+        help="Inbound: resource name under /api/sync/v1/ (defaults to the model's "
+        "technical name)."
+    )
+    http_method_ids = fields.Many2many(
+        "bj.http.method",
+        string="HTTP Methods",
+        help="Inbound: the verbs allowed. Outbound: exactly one.",
+    )
+    connection_timeout = fields.Float(default=5.0, help="Seconds, 1 to 60.")
+    read_timeout = fields.Float(default=15.0, help="Seconds, 1 to 300.")
+    auth_type = fields.Selection(
+        [
+            ("none", "No Authentication"),
+            ("basic", "Basic Authentication"),
+            ("bearer", "Bearer Token"),
+            ("custom", "Custom Headers"),
+        ],
+        default="none",
+        required=True,
+        string="Authorization Type",
+        help="Custom: the credentials travel only in the Headers tab.",
+    )
+    auth_login = fields.Char(string="Login", groups="bj_api_sync.group_bj_api_manager")
+    auth_password = fields.Char(
+        string="Password", groups="bj_api_sync.group_bj_api_manager"
+    )
+    bearer_token = fields.Char(groups="bj_api_sync.group_bj_api_manager")
+    line_ids = fields.One2many(
+        "bj.api.sync.config.line", "config_id", string="Field Mappings", copy=True
+    )
+    header_ids = fields.One2many(
+        "bj.api.sync.header", "config_id", string="Headers", copy=True
+    )
+    param_ids = fields.One2many(
+        "bj.api.sync.param", "config_id", string="Parameters", copy=True
+    )
+    is_paginated = fields.Boolean(
+        string="Is Paginated", help="Outbound: send records in batches of Page Size."
+    )
+    page_size = fields.Integer(
+        default=100,
+        help="Records per batch (outbound) or default page size (inbound search).",
+    )
+    max_retries = fields.Integer(
+        default=3, help="Outbound: retries after the first attempt (0 to 10)."
+    )
+    retry_backoff = fields.Float(
+        default=1.0,
+        help="Outbound: base seconds of exponential backoff (1, 2, 4, ... with jitter); "
+        "a Retry-After header from the server is honoured.",
+    )
+    user_id = fields.Many2one(
+        "res.users",
+        string="Run As User",
+        domain="[('share', '=', False)]",
+        help="Inbound: the user a request runs as when it is authenticated by this "
+        "configuration's own credentials, or with no authentication.",
+    )
+    rate_limit_per_minute = fields.Integer(
+        default=100, help="Inbound: requests per caller per minute (0 = no limit)."
+    )
+    rate_limit_per_hour = fields.Integer(
+        default=1000, help="Inbound: requests per caller per hour (0 = no limit)."
+    )
+    log_ids = fields.One2many("bj.api.log", "config_id", string="Logs")
+    log_count = fields.Integer(compute="_compute_log_count")
+
+    def _compute_log_count(self):
+        counts = dict(
+            self.env["bj.api.log"]._read_group(
+                [("config_id", "in", self.ids)], ["config_id"], ["__count"]
+            )
+        )
+        for config in self:
+            config.log_count = counts.get(config, 0)
+
+    # ------------------------------------------------------------------ defaults
+    @api.onchange("model_id", "request_type")
+    def _onchange_default_endpoint(self):
+        for config in self:
+            if config.request_type == "in" and not config.endpoint and config.model_id:
+                config.endpoint = config.model_id.model
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Create configurations; an inbound one gets its model's name as endpoint."""
+        for vals in vals_list:
+            if vals.get("request_type") == "in" and not vals.get("endpoint"):
+                model = self.env["ir.model"].browse(vals.get("model_id"))
+                if model.exists():
+                    vals["endpoint"] = model.model
+        return super().create(vals_list)
+
+    # --------------------------------------------------------------- constraints
+    @api.constrains("request_type", "url", "http_method_ids")
+    def _check_outbound_target(self):
+        for config in self.filtered(lambda c: c.request_type == "out"):
+            if not config.url:
+                raise ValidationError(
+                    _("Outbound configuration %(name)s needs a Request URL.", name=config.name)
+                )
+            parsed = urlparse(config.url.strip())
+            if parsed.scheme not in ("http", "https") or not parsed.netloc:
+                raise ValidationError(
+                    _(
+                        "The Request URL of %(name)s must be an absolute http:// or "
+                        "https:// URL, not %(url)r.",
+                        name=config.name,
+                        url=config.url,
+                    )
+                )
+            if len(config.http_method_ids) != 1:
+                raise ValidationError(
+                    _(
+                        "Outbound configuration %(name)s needs exactly one HTTP method "
+                        "(it has %(count)s).",
+                        name=config.name,
+                        count=len(config.http_method_ids),
+                    )
+                )
+
+    @api.constrains("connection_timeout", "read_timeout")
+    def _check_timeouts(self):
+        for config in self:
+            low, high = CONNECTION_TIMEOUT_RANGE
+            if not low <= config.connection_timeout <= high:
+                raise ValidationError(
+                    _(
+                        "Connection Timeout must be between %(low)s and %(high)s seconds.",
+                        low=low,
+                        high=high,
+                    )
+                )
+            low, high = READ_TIMEOUT_RANGE
+            if not low <= config.read_timeout <= high:
+                raise ValidationError(
+                    _(
+                        "Read Timeout must be between %(low)s and %(high)s seconds.",
+                        low=low,
+                        high=high,
+                    )
+                )
+
+    @api.constrains("page_size", "max_retries", "retry_backoff")
+    def _check_batching_and_retries(self):
+        for config in self:
+            if config.page_size < 1:
+                raise ValidationError(_("Page Size must be a positive number."))
+            if not 0 <= config.max_retries <= MAX_RETRIES_LIMIT:
+                raise ValidationError(
+                    _("Max Retries must be between 0 and %(max)s.", max=MAX_RETRIES_LIMIT)
+                )
+            if config.retry_backoff < 0:
+                raise ValidationError(_("Retry Backoff cannot be negative."))
+
+    @api.constrains("rate_limit_per_minute", "rate_limit_per_hour")
+    def _check_rate_limits(self):
+        for config in self:
+            if config.rate_limit_per_minute < 0 or config.rate_limit_per_hour < 0:
+                raise ValidationError(_("Rate limits cannot be negative (0 means no limit)."))
+
+    @api.constrains("model_id", "filter_domain")
+    def _check_filter_domain(self):
+        for config in self:
+            config._get_filter_domain()
+
+    @api.constrains("request_type", "endpoint", "active")
+    def _check_endpoint(self):
+        for config in self.filtered(lambda c: c.request_type == "in"):
+            endpoint = config.endpoint or ""
+            if not ENDPOINT_RE.match(endpoint) or endpoint in RESERVED_ENDPOINTS:
+                raise ValidationError(
+                    _(
+                        "Endpoint %(endpoint)r is not usable in a URL: use letters, digits, "
+                        "dots, dashes and underscores (at most 128), and none of %(reserved)s.",
+                        endpoint=endpoint,
+                        reserved=", ".join(sorted(RESERVED_ENDPOINTS)),
+                    )
+                )
+            if not config.active:
+                continue
+            duplicate = self.search(
+                [
+                    ("id", "!=", config.id),
+                    ("request_type", "=", "in"),
+                    ("endpoint", "=", endpoint),
+                ],
+                limit=1,
+            )
+            if duplicate:
+                raise ValidationError(
+                    _(
+                        "Endpoint %(endpoint)r is already used by the active inbound "
+                        "configuration %(other)s.",
+                        endpoint=endpoint,
+                        other=duplicate.name,
+                    )
+                )
+
+    # ----------------------------------------------------------------- helpers
+    def _get_eval_context(self):
+        """Return the variables a filter domain may use, as Odoo's domain fields do."""
+        return {
+            "datetime": DomainDatetime,
+            "timedelta": pydatetime.timedelta,
+            "relativedelta": dateutil.relativedelta.relativedelta,
+            "context_today": lambda: fields.Date.context_today(self),
+            "time": time,
+            "uid": self.env.uid,
+            "user": self.env.user,
+        }
+
+    def _get_filter_domain(self):
+        """Return the filter domain evaluated and validated for the config's model.
+
+        Raises ValidationError naming the configuration when it does not parse or
+        does not fit the model.
+        """
+        self.ensure_one()
+        if not self.model_id:
+            return []
+        text = (self.filter_domain or "").strip() or "[]"
+        try:
+            domain = safe_eval(text, self._get_eval_context())
+            if not isinstance(domain, (list, tuple)):
+                raise ValueError(_("a domain is a list, got %s", type(domain).__name__))
+            domain = list(domain)
+            model = self.env[self.model_id.model].sudo()
+            expression.expression(expression.normalize_domain(domain), model)
+        except Exception as exc:  # any parse or field error is the user's to fix
+            raise ValidationError(
+                _(
+                    "The filter domain of %(name)s is not valid for %(model)s: %(error)s",
+                    name=self.name,
+                    model=self.model_id.model,
+                    error=exc,
+                )
+            ) from exc
+        return domain
+
+    def action_view_logs(self):
+        """Open the logs of this configuration."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("bj_api_sync.action_bj_api_log")
+        action["domain"] = [("config_id", "=", self.id)]
+        action["context"] = {"default_config_id": self.id}
+        return action

@@ -1,0 +1,195 @@
+#!/usr/bin/env bash
+# The project's test command: lint, the pure-Python tier, and the Odoo tier
+# wherever Odoo 17 is importable. Installs its own tools in .venv (a virtualenv
+# that also sees the interpreter's site-packages, so an installed Odoo is used).
+#
+#   bash tests/run.sh            everything that can run here
+#   ODOO_PYTHON=/path/python     the interpreter that has Odoo 17 (default: the
+#                                first of python3, /usr/bin/python3, ... importing it)
+#   BJ_SKIP_LINT=1               skip the linters (quick local runs)
+#   BJ_KEEP_DB=1                 keep the Odoo test database afterwards
+#   DB_HOST / DB_PORT / DB_USER  PostgreSQL for the Odoo tier (127.0.0.1, 5432, odoo)
+set -uo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/bj_api_sync_tests.XXXXXX")"
+trap 'rm -rf "$WORK"' EXIT
+
+say() { printf '\n== %s\n' "$*"; }
+fail_total=0
+pass_total=0
+summary=()
+
+# ---------------------------------------------------------------- interpreter
+odoo17() { "$1" -c 'import odoo.release as r, sys; sys.exit(0 if r.version_info[0] == 17 else 1)' >/dev/null 2>&1; }
+PY=""
+for cand in ${ODOO_PYTHON:-} python3 /usr/bin/python3 /usr/local/bin/python3 python; do
+    command -v "$cand" >/dev/null 2>&1 || continue
+    if odoo17 "$cand"; then PY="$(command -v "$cand")"; break; fi
+done
+HAVE_ODOO=1
+if [ -z "$PY" ]; then
+    HAVE_ODOO=0
+    PY="$(command -v python3 || command -v python)"
+fi
+say "Python: $PY ($("$PY" --version 2>&1))"
+
+# ---------------------------------------------------------------- tools
+stamp="$VENV/.bj-requirements-$(cat requirements-test.txt "$PY" 2>/dev/null | sha1sum | cut -c1-12)"
+if [ ! -e "$stamp" ]; then
+    say "Installing test tools into .venv"
+    rm -rf "$VENV"
+    "$PY" -m venv --system-site-packages "$VENV" || { echo "cannot create a virtualenv"; exit 2; }
+    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.txt \
+        || { echo "pip install -r requirements-test.txt failed"; exit 2; }
+    touch "$stamp"
+fi
+VPY="$VENV/bin/python"
+
+# ---------------------------------------------------------------- lint
+if [ "${BJ_SKIP_LINT:-0}" != 1 ]; then
+    say "Lint: ruff"
+    if "$VPY" -m ruff check bj_api_sync tests; then summary+=("lint ruff: clean"); else
+        summary+=("lint ruff: FAILED"); fail_total=$((fail_total + 1)); fi
+    say "Lint: pylint-odoo"
+    if "$VPY" -m pylint --rcfile=.pylintrc bj_api_sync; then summary+=("lint pylint-odoo: clean"); else
+        summary+=("lint pylint-odoo: FAILED"); fail_total=$((fail_total + 1)); fi
+fi
+
+# ---------------------------------------------------------------- pure tier
+# Counts come from pytest's junit report, so they cannot drift from what ran.
+junit_counts() {  # file -> "tests failures errors skipped"
+    "$VPY" - "$1" <<'PYEOF'
+import sys, xml.etree.ElementTree as ET
+try:
+    root = ET.parse(sys.argv[1]).getroot()
+except Exception:
+    print("0 0 1 0"); sys.exit()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = sum(int(s.get("tests", 0)) for s in suites)
+f = sum(int(s.get("failures", 0)) for s in suites)
+e = sum(int(s.get("errors", 0)) for s in suites)
+k = sum(int(s.get("skipped", 0)) for s in suites)
+print(t, f, e, k)
+PYEOF
+}
+tier() {  # name junit-file rc
+    read -r t f e k <<<"$(junit_counts "$2")"
+    local ok=$((t - f - e - k))
+    pass_total=$((pass_total + ok)); fail_total=$((fail_total + f + e))
+    if [ "$3" != 0 ] && [ $((f + e)) = 0 ]; then fail_total=$((fail_total + 1)); fi
+    summary+=("$1: ran $t tests: $ok passed, $f failed, $e errors, $k skipped")
+}
+
+say "Tier 1: pure-Python engine tests (no database)"
+"$VPY" -m pytest -p no:cacheprovider -p no:odoo -q tests/pure --junitxml="$WORK/pure.xml"
+tier "tier 1 pure-Python" "$WORK/pure.xml" $?
+
+# ---------------------------------------------------------------- Odoo tier
+DB_HOST="${DB_HOST:-127.0.0.1}"
+DB_PORT="${DB_PORT:-5432}"
+DB_USER="${DB_USER:-odoo}"
+pg_ok() { "$VPY" -c "import psycopg2,sys; psycopg2.connect(host='$DB_HOST', port=$DB_PORT, user='$1', dbname='postgres').close()" >/dev/null 2>&1; }
+
+if [ "$HAVE_ODOO" = 1 ] && ! pg_ok "$DB_USER"; then
+    # A fresh machine with trust auth has a superuser but no "odoo" role: make one
+    # (Odoo refuses to run as the "postgres" role).
+    "$VPY" -c "
+import psycopg2
+c = psycopg2.connect(host='$DB_HOST', port=$DB_PORT, user='postgres', dbname='postgres')
+c.autocommit = True
+c.cursor().execute('CREATE ROLE \"$DB_USER\" LOGIN CREATEDB')" >/dev/null 2>&1 || true
+fi
+
+if [ "$HAVE_ODOO" = 0 ]; then
+    summary+=("tier 2 Odoo: NOT RUN - no Python here imports Odoo 17. Install Odoo 17 and its requirements into python3 (or set ODOO_PYTHON), or use 'docker compose run --rm odoo-tests'.")
+elif ! pg_ok "$DB_USER"; then
+    summary+=("tier 2 Odoo: NOT RUN - PostgreSQL is not reachable at $DB_HOST:$DB_PORT as role $DB_USER (set DB_HOST/DB_PORT/DB_USER).")
+    fail_total=$((fail_total + 1))
+else
+    DB="bj_api_sync_test_$(date +%s)_$$"
+    ODOO_ADDONS="$("$VPY" -c 'import odoo, os; print(os.path.join(os.path.dirname(odoo.__file__), "addons"))')"
+    HTTP_PORT="$("$VPY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+    CONF="$WORK/odoo.conf"
+    cat >"$CONF" <<EOF
+[options]
+db_host = $DB_HOST
+db_port = $DB_PORT
+db_user = $DB_USER
+db_password = False
+addons_path = $ODOO_ADDONS,$ROOT
+http_interface = 127.0.0.1
+http_port = $HTTP_PORT
+gevent_port = 0
+without_demo = all
+log_level = info
+max_cron_threads = 0
+EOF
+    odoo_bin() { "$VPY" -c 'import odoo.cli; odoo.cli.main()' -c "$CONF" "$@"; }
+    addon_noise() {  # WARNING/ERROR lines that come from the addon or name it
+        grep -E ' (WARNING|ERROR|CRITICAL) ' "$1" | grep -E 'bj_api_sync|bj\.api|bj_api' || true
+    }
+    cleanup_db() {
+        [ "${BJ_KEEP_DB:-0}" = 1 ] && { echo "kept database $DB"; return; }
+        "$VPY" -c "
+import psycopg2
+c = psycopg2.connect(host='$DB_HOST', port=$DB_PORT, user='$DB_USER', dbname='postgres')
+c.autocommit = True
+c.cursor().execute('DROP DATABASE IF EXISTS \"$DB\"')" >/dev/null 2>&1 || true
+    }
+
+    say "Tier 2: Odoo 17 - installing bj_api_sync in a new database $DB"
+    odoo_bin -d "$DB" -i bj_api_sync --stop-after-init >"$WORK/install.log" 2>&1
+    rc=$?
+    noise="$(addon_noise "$WORK/install.log")"
+    if [ $rc != 0 ] || [ -n "$noise" ] || ! grep -q "Module bj_api_sync loaded" "$WORK/install.log"; then
+        tail -n 60 "$WORK/install.log"; echo "$noise"
+        summary+=("tier 2 install: FAILED (rc=$rc; see above)"); fail_total=$((fail_total + 1))
+    else
+        summary+=("tier 2 install: clean (no WARNING/ERROR from the addon)")
+        odoo_bin -d "$DB" -u bj_api_sync --stop-after-init >"$WORK/upgrade.log" 2>&1
+        rc=$?
+        noise="$(addon_noise "$WORK/upgrade.log")"
+        if [ $rc != 0 ] || [ -n "$noise" ]; then
+            tail -n 40 "$WORK/upgrade.log"; echo "$noise"
+            summary+=("tier 2 upgrade: FAILED"); fail_total=$((fail_total + 1))
+        else
+            summary+=("tier 2 upgrade: clean")
+        fi
+
+        say "Tier 2a: Odoo tests through pytest-odoo (database $DB)"
+        "$VPY" -m pytest -p no:cacheprovider -q --odoo-database="$DB" --odoo-config="$CONF" \
+            --ignore-glob='*/tests/test_http_*.py' bj_api_sync/tests --junitxml="$WORK/odoo.xml"
+        tier "tier 2a Odoo (pytest-odoo)" "$WORK/odoo.xml" $?
+
+        say "Tier 2b: Odoo HTTP tests through odoo-bin --test-enable (real HTTP server)"
+        if ls bj_api_sync/tests/test_http_*.py >/dev/null 2>&1; then
+            odoo_bin -d "$DB" --test-enable --test-tags bj_api_sync_http --stop-after-init \
+                >"$WORK/http.log" 2>&1
+            rc=$?
+            grep -E ' (ERROR|CRITICAL) |^(FAIL|ERROR):|Traceback' "$WORK/http.log" | head -n 80
+            report="$(grep -oE '[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests' "$WORK/http.log" | tail -n 1)"
+            if [ -z "$report" ]; then
+                tail -n 60 "$WORK/http.log"
+                summary+=("tier 2b Odoo HTTP: FAILED (no test report; rc=$rc)"); fail_total=$((fail_total + 1))
+            else
+                read -r f _ e _ _ t _ <<<"$report"
+                e="${e%%error*}"
+                ok=$((t - f - e))
+                pass_total=$((pass_total + ok)); fail_total=$((fail_total + f + e))
+                if [ "$t" = 0 ]; then fail_total=$((fail_total + 1)); fi
+                summary+=("tier 2b Odoo HTTP (odoo-bin): ran $t tests: $ok passed, $f failed, $e errors")
+            fi
+        else
+            summary+=("tier 2b Odoo HTTP: no HTTP test files")
+        fi
+    fi
+    cleanup_db
+fi
+
+say "Summary"
+printf '%s\n' "${summary[@]}"
+echo "${pass_total} passed, ${fail_total} failed"
+[ "$fail_total" = 0 ]
