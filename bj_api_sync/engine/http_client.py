@@ -1,0 +1,528 @@
+"""One outbound HTTP attempt over pooled keep-alive sessions, plus an inline retry loop.
+
+The Odoo layer builds an :class:`OutboundRequest` (URL, params, headers, JSON
+body, timeouts, idempotency key), calls :func:`send_once` and gets back an
+:class:`AttemptResult` that is already classified by :mod:`.policy` and carries
+everything the audit log needs. Nothing here raises for network or HTTP
+errors: a failed delivery is a result, never an exception, so it cannot be lost.
+
+Compatible with requests 2.25.1 / urllib3 1.26.5 (Odoo 17's pins) and newer.
+"""
+
+import email.message
+import http
+import http.client
+import http.cookiejar
+import json
+import logging
+import math
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
+
+from . import policy
+
+try:
+    from urllib3 import exceptions as _u3
+except ImportError:  # pragma: no cover - urllib3 always ships with requests
+    _u3 = None
+
+_logger = logging.getLogger(__name__)
+
+USER_AGENT = "bj_api_sync/17.0 (+Odoo 17; python-requests)"
+DEFAULT_TIMEOUT = (5.0, 15.0)
+DEFAULT_MAX_RESPONSE_BYTES = 1_048_576
+POOL_CONNECTIONS = 4
+POOL_MAXSIZE = 8
+# Small read chunks bound how much a compressed response can inflate in one
+# step (urllib3 decompresses a whole chunk at once) before the size cap applies.
+_READ_CHUNK = 16 * 1024
+# Methods that never carry a request body.
+_BODYLESS = frozenset({"GET", "HEAD"})
+# Exceptions that mean "this attempt failed" rather than "the code is wrong".
+# ValueError covers header values http.client refuses (it raises ValueError or
+# UnicodeEncodeError) and requests' own InvalidURL/MissingSchema family.
+_CAUGHT: tuple = (
+    requests.exceptions.RequestException,
+    OSError,
+    http.client.HTTPException,
+    ValueError,
+)
+if _u3 is not None:
+    _CAUGHT += (_u3.HTTPError,)
+
+
+@dataclass
+class OutboundRequest:
+    """Everything needed to send one outbound HTTP request.
+
+    ``json_body`` is serialised compactly as JSON (``default=str`` so dates
+    and decimals pass) unless the method is GET/HEAD, which send no body;
+    ``params`` always go to the query string. ``timeout`` is ``(connect,
+    read)`` seconds (anything :func:`normalise_timeout` accepts). The
+    ``idempotency_key`` is sent as ``Idempotency-Key`` and must stay the same
+    across retries of one delivery so the receiver can deduplicate.
+    """
+
+    method: str
+    url: str
+    params: list[tuple[str, str]] | dict | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    json_body: Any = None
+    timeout: tuple[float, float] = DEFAULT_TIMEOUT
+    idempotency_key: str | None = None
+
+    def __post_init__(self):
+        """Normalise the method to upper case (configs store verbs as typed)."""
+        self.method = (self.method or "GET").strip().upper()
+
+
+@dataclass
+class AttemptResult:
+    """The outcome of one HTTP attempt, ready to be written to the audit log.
+
+    ``outcome`` is ``"success"``, ``"retry"`` or ``"fail"`` (see
+    :mod:`.policy`). ``response_text`` is the decoded body, cut at the size cap
+    (``response_truncated`` then True). ``error`` is a readable message for
+    network errors and non-2xx statuses (``"HTTP 400: Bad Request - ..."``).
+    ``sent_headers``/``sent_body`` are what actually went on the wire
+    (unmasked: the caller masks secrets before logging).
+    """
+
+    outcome: str
+    status_code: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    response_text: str = ""
+    error: str | None = None
+    duration_ms: float = 0.0
+    retry_after: float | None = None
+    sent_headers: dict[str, str] = field(default_factory=dict)
+    sent_body: str | None = None
+    url: str = ""
+    response_truncated: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the attempt succeeded (2xx)."""
+        return self.outcome == policy.SUCCESS
+
+    def json(self) -> Any:
+        """Return the parsed JSON body, or None when the body is empty or not JSON."""
+        if not self.response_text:
+            return None
+        try:
+            return json.loads(self.response_text)
+        except ValueError:
+            return None
+
+
+def normalise_timeout(timeout, default=DEFAULT_TIMEOUT) -> tuple[float, float]:
+    """Turn a timeout setting into a ``(connect, read)`` tuple of positive floats.
+
+    ``None`` gives ``default``; a number gives ``(n, n)``; a 2-item tuple/list
+    gives its items as floats. Booleans, strings, other shapes, non-finite or
+    non-positive values raise ``ValueError``.
+    """
+    if timeout is None:
+        if default is None:
+            raise ValueError("no timeout given and no default")
+        return normalise_timeout(default, None)
+    if isinstance(timeout, int | float) and not isinstance(timeout, bool):
+        values = (timeout, timeout)
+    elif isinstance(timeout, tuple | list) and len(timeout) == 2:
+        values = tuple(timeout)
+    else:
+        raise ValueError(f"timeout must be seconds or a (connect, read) pair, got {timeout!r}")
+    result = []
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ValueError(f"timeout values must be numbers, got {value!r}")
+        value = float(value)
+        if not math.isfinite(value) or value <= 0:
+            raise ValueError(f"timeout values must be positive and finite, got {value!r}")
+        result.append(value)
+    return result[0], result[1]
+
+
+# --------------------------------------------------------------------------
+# Pooled sessions
+# --------------------------------------------------------------------------
+
+
+class _NoCookiesPolicy(http.cookiejar.DefaultCookiePolicy):
+    """Cookie policy that neither stores nor sends cookies.
+
+    Outbound API calls are stateless; a cookie set by one endpoint must never
+    ride along with a later call (possibly for another config or company).
+    """
+
+    def set_ok(self, cookie, request):
+        """Refuse to store any cookie."""
+        return False
+
+    def return_ok(self, cookie, request):
+        """Refuse to send any stored cookie."""
+        return False
+
+
+_sessions: dict[tuple, requests.Session] = {}
+_sessions_lock = threading.Lock()
+_sessions_pid = os.getpid()
+# Dead threads leave their sessions behind (Odoo's threaded server spawns a
+# thread per request); past this many sessions, those are closed on creation.
+_PRUNE_ABOVE = 32
+
+
+def _reset_after_fork() -> None:
+    """Forget the parent's sessions in a forked child (prefork Odoo workers).
+
+    The parent's sockets are shared with the child: closing them here could
+    disturb the parent's connections, so they are dropped, not closed. The
+    lock is recreated because another thread may have held it at fork time.
+    """
+    global _sessions, _sessions_lock, _sessions_pid
+    _sessions = {}
+    _sessions_lock = threading.Lock()
+    _sessions_pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_after_fork)
+
+
+def _new_session() -> requests.Session:
+    """Build a keep-alive Session with modest pools, no transport retries and no cookies."""
+    session = requests.Session()
+    # max_retries=0: urllib3 must not retry behind our back; the retry policy
+    # (backoff, Retry-After, logging of each attempt) is ours.
+    adapter = HTTPAdapter(
+        pool_connections=POOL_CONNECTIONS, pool_maxsize=POOL_MAXSIZE, max_retries=0
+    )
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.headers["Accept"] = "application/json"
+    session.cookies.set_policy(_NoCookiesPolicy())
+    return session
+
+
+def _prune_dead_threads_locked() -> None:
+    """Close sessions owned by threads that no longer exist (lock must be held)."""
+    alive = {thread.ident for thread in threading.enumerate()}
+    for session_key in [k for k in _sessions if k[2] not in alive]:
+        session = _sessions.pop(session_key)
+        try:
+            session.close()
+        except Exception:  # closing is best effort; a half-dead socket must not break a send
+            _logger.debug("error while closing a stale session", exc_info=True)
+
+
+def get_session(key=None) -> requests.Session:
+    """Return the pooled keep-alive Session for ``key`` in this process and thread.
+
+    One Session exists per ``(key, process id, thread id)``: Sessions are not
+    thread-safe, and connections must not be shared across forked workers.
+    ``key`` is typically the config id (any hashable). Each Session mounts an
+    ``HTTPAdapter(pool_connections=4, pool_maxsize=8, max_retries=0)``, sends
+    our User-Agent and refuses cookies (calls stay stateless, nothing leaks
+    between configs). ``trust_env`` keeps requests' default (True): proxies
+    and CA bundles from ``HTTP(S)_PROXY``/``NO_PROXY``/``REQUESTS_CA_BUNDLE``
+    are honoured, as integrators running Odoo behind a proxy expect.
+    """
+    pid = os.getpid()
+    if pid != _sessions_pid:  # fork without register_at_fork support
+        _reset_after_fork()
+    session_key = (key, pid, threading.get_ident())
+    with _sessions_lock:
+        session = _sessions.get(session_key)
+        if session is None:
+            if len(_sessions) >= _PRUNE_ABOVE:
+                _prune_dead_threads_locked()
+            session = _sessions[session_key] = _new_session()
+        return session
+
+
+def close_sessions() -> None:
+    """Close every pooled Session of this process (tests, shutdown, after config changes)."""
+    with _sessions_lock:
+        sessions = list(_sessions.values())
+        _sessions.clear()
+    for session in sessions:
+        try:
+            session.close()
+        except Exception:  # best effort, see _prune_dead_threads_locked
+            _logger.debug("error while closing a session", exc_info=True)
+
+
+# --------------------------------------------------------------------------
+# One attempt
+# --------------------------------------------------------------------------
+
+
+def prepare(request: OutboundRequest) -> tuple[dict[str, str], str | None]:
+    """Return the ``(headers, body)`` to send for ``request``.
+
+    Defaults (``User-Agent``, ``Accept: application/json``, and
+    ``Content-Type: application/json`` when a body is sent) are overridden by
+    the request's headers, compared case-insensitively (the caller's spelling
+    is kept). ``Idempotency-Key`` is added last unless the caller already set
+    one. Headers whose value is None/False (empty Odoo fields) are skipped.
+    The body is compact JSON, or None for GET/HEAD or a None ``json_body``.
+    """
+    method = (request.method or "GET").upper()
+    body = None
+    if method not in _BODYLESS and request.json_body is not None:
+        body = json.dumps(
+            request.json_body, separators=(",", ":"), ensure_ascii=False, default=str
+        )
+    headers = CaseInsensitiveDict()
+    headers["User-Agent"] = USER_AGENT
+    headers["Accept"] = "application/json"
+    if body is not None:
+        headers["Content-Type"] = "application/json"
+    for key, value in (request.headers or {}).items():
+        if value is None or value is False or not key:
+            continue
+        headers[str(key).strip()] = str(value)
+    if request.idempotency_key and "Idempotency-Key" not in headers:
+        headers["Idempotency-Key"] = str(request.idempotency_key)
+    return dict(headers.items()), body
+
+
+def _host_of(url: str) -> str:
+    """``host:port`` of ``url`` for messages (no credentials, path or query)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return "?"
+
+
+def _root_reason(exc: BaseException) -> str:
+    """The innermost readable cause of a requests exception.
+
+    requests wraps urllib3's MaxRetryError which wraps the real cause; its
+    text repeats the URL (query string included, which may hold secrets) and
+    object addresses, so only the cause is kept.
+    """
+    reason: BaseException = exc
+    arg = exc.args[0] if exc.args else None
+    if _u3 is not None and isinstance(arg, _u3.MaxRetryError):
+        reason = arg.reason if arg.reason is not None else arg
+    elif isinstance(arg, BaseException):
+        reason = arg
+    args = reason.args
+    if len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], BaseException):
+        # ProtocolError("Connection aborted.", RemoteDisconnected("..."))
+        text = f"{args[0]} ({args[1] or type(args[1]).__name__})"
+    else:
+        text = str(reason) or type(reason).__name__
+    text = re.sub(r"^<[^>]*>:\s*", "", text)  # "<urllib3...Connection object at 0x..>: ..."
+    text = re.sub(r"^HTTP(S)?ConnectionPool\([^)]*\):\s*", "", text)
+    return text
+
+
+def describe_exception(exc: BaseException, url: str, timeout: tuple[float, float]) -> str:
+    """Readable one-line message for an exception raised while sending to ``url``."""
+    host = _host_of(url)
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"Connect timeout: no connection to {host} within {timeout[0]:g}s"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"Read timeout: no response from {host} within {timeout[1]:g}s"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return f"TLS error with {host}: {_root_reason(exc)}"
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        return f"Response from {host} cut off: {_root_reason(exc)}"
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        reason = _root_reason(exc)
+        if "timed out" in reason.lower():  # read timeout while streaming the body
+            return f"Read timeout: response from {host} stalled beyond {timeout[1]:g}s ({reason})"
+        return f"Connection error with {host}: {reason}"
+    if isinstance(exc, requests.exceptions.RequestException):
+        return f"{type(exc).__name__}: {_root_reason(exc)}"
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _charset(content_type: str | None) -> str | None:
+    """The ``charset`` parameter of a Content-Type header, if any."""
+    if not content_type:
+        return None
+    message = email.message.Message()
+    message["Content-Type"] = content_type
+    return message.get_content_charset()
+
+
+def _decode(raw: bytes, content_type: str | None) -> str:
+    """Decode a body: declared charset, else UTF-8 (JSON's encoding); never raises."""
+    charset = _charset(content_type) or "utf-8"
+    try:
+        return raw.decode(charset, errors="replace")
+    except LookupError:  # unknown charset name
+        return raw.decode("utf-8", errors="replace")
+
+
+def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
+    """Read at most ``cap`` bytes of a streamed body; return ``(bytes, truncated)``."""
+    buffer = bytearray()
+    for chunk in response.iter_content(chunk_size=_READ_CHUNK):
+        if not chunk:
+            continue
+        room = cap - len(buffer)
+        if len(chunk) > room:
+            buffer += chunk[: max(room, 0)]
+            # Stop reading: the rest is dropped with the connection on close().
+            return bytes(buffer), True
+        buffer += chunk
+    return bytes(buffer), False
+
+
+def _status_error(response: requests.Response, text: str) -> str:
+    """``"HTTP 400: Bad Request"`` plus a short excerpt of the body or the redirect target."""
+    status = response.status_code
+    reason = response.reason
+    if not reason:
+        try:
+            reason = http.HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Unknown status"
+    message = f"HTTP {status}: {reason}"
+    if 300 <= status < 400 and response.headers.get("Location"):
+        return f"{message} (redirect to {response.headers['Location']} not followed)"
+    excerpt = " ".join(text.split())[:200]
+    return f"{message} - {excerpt}" if excerpt else message
+
+
+def send_once(
+    request: OutboundRequest,
+    *,
+    session: requests.Session | None = None,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> AttemptResult:
+    """Send one attempt of ``request`` and return a classified :class:`AttemptResult`.
+
+    Never raises for network or HTTP errors (they become ``"retry"`` or
+    ``"fail"`` results); an invalid ``request.timeout`` raises ``ValueError``.
+    Redirects are not followed (a 3xx is reported as a failure naming the
+    target): following them would turn a POST into a GET on 301/302. The
+    body is streamed and cut at ``max_response_bytes`` so a huge response
+    cannot exhaust memory. ``session`` defaults to :func:`get_session`
+    (``"default"``); duration is measured with ``time.monotonic``.
+    """
+    timeout = normalise_timeout(request.timeout)
+    headers, body = prepare(request)
+    result = AttemptResult(
+        outcome=policy.FAIL, sent_headers=dict(headers), sent_body=body, url=request.url
+    )
+    if session is None:
+        session = get_session("default")
+    start = time.monotonic()
+    try:
+        prepared = session.prepare_request(
+            requests.Request(
+                request.method,
+                request.url,
+                params=request.params,
+                headers=headers,
+                data=body.encode("utf-8") if body is not None else None,
+            )
+        )
+        result.url = prepared.url
+        result.sent_headers = dict(prepared.headers)
+        # session.send() skips the environment lookup session.request() does;
+        # do it here so proxy / CA settings behave as with plain requests.
+        settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
+        settings["stream"] = True
+        response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+        try:
+            result.status_code = response.status_code
+            result.response_headers = dict(response.headers)
+            result.retry_after = policy.parse_retry_after(response.headers.get("Retry-After"))
+            raw, result.response_truncated = _read_capped(
+                response, max(int(max_response_bytes), 0)
+            )
+        finally:
+            response.close()
+        result.response_text = _decode(raw, response.headers.get("Content-Type"))
+        result.outcome = policy.classify_status(response.status_code)
+        if result.outcome != policy.SUCCESS:
+            result.error = _status_error(response, result.response_text)
+    except _CAUGHT as exc:
+        result.outcome = policy.classify_exception(exc)
+        result.error = describe_exception(exc, result.url, timeout)
+        _logger.debug(
+            "outbound %s %s failed: %s", request.method, _host_of(result.url), result.error
+        )
+    result.duration_ms = (time.monotonic() - start) * 1000.0
+    _logger.debug(
+        "outbound %s %s -> %s (%s) in %.1f ms",
+        request.method,
+        _host_of(result.url),
+        result.status_code,
+        result.outcome,
+        result.duration_ms,
+    )
+    return result
+
+
+def send_with_retries(
+    request: OutboundRequest,
+    *,
+    max_retries: int = 3,
+    backoff: float = 1.0,
+    session: requests.Session | None = None,
+    sleep=time.sleep,
+    on_attempt=None,
+    retry_after_cap: float = 300.0,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> tuple[AttemptResult, int]:
+    """Send ``request`` with the retry policy, blocking between attempts.
+
+    For callers that may block (cron, benchmarks): up to ``max_retries``
+    retries after the first attempt, waiting ``policy.backoff_delay`` (base
+    ``backoff``, ``Retry-After`` honoured) via ``sleep``; every delay is capped
+    at ``retry_after_cap`` seconds. After each attempt
+    ``on_attempt(result, attempt_no, will_retry, delay)`` is called. The same
+    request object (hence the same Idempotency-Key) is sent each time.
+    Returns ``(last_result, attempts_made)``.
+    """
+    attempts = 0
+    while True:
+        result = send_once(request, session=session, max_response_bytes=max_response_bytes)
+        attempts += 1
+        will_retry = policy.should_retry(result.outcome, attempts, max_retries)
+        delay = 0.0
+        if will_retry:
+            delay = policy.backoff_delay(
+                attempts, backoff, retry_after=result.retry_after, cap=retry_after_cap
+            )
+        if on_attempt is not None:
+            on_attempt(result, attempts, will_retry, delay)
+        if not will_retry:
+            if result.outcome != policy.SUCCESS:
+                _logger.info(
+                    "outbound %s %s gave up after %d attempt(s): %s",
+                    request.method,
+                    _host_of(result.url),
+                    attempts,
+                    result.error,
+                )
+            return result, attempts
+        _logger.info(
+            "outbound %s %s attempt %d: %s; retrying in %.2fs",
+            request.method,
+            _host_of(result.url),
+            attempts,
+            result.error,
+            delay,
+        )
+        if delay > 0:
+            sleep(delay)
