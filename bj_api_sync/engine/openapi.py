@@ -1,0 +1,794 @@
+"""OpenAPI 3.0.3 description of the inbound API (``GET /api/sync/v1/openapi.json``).
+
+The Odoo layer passes the resources the caller can reach, each already reduced
+to what the caller may see; this module only shapes the document. Output is
+deterministic for a given input (resources are sorted by endpoint), so that
+clients may cache and diff it.
+"""
+import copy
+import re
+
+from .errors import STATUS_BY_CODE
+
+OPENAPI_VERSION = "3.0.3"
+API_BASE = "/api/sync/v1"
+# Paths of the API that are not resources: an endpoint with one of these
+# names would be shadowed by the fixed routes.
+RESERVED_ENDPOINTS = ("webhooks", "events", "openapi.json")
+BATCH_MAX_OPERATIONS = 1000
+
+_VERBS = ("GET", "POST", "PUT", "DELETE")
+_X2MANY = ("one2many", "many2many")
+_NUMERIC = ("integer", "float", "monetary")
+_ERROR_RESPONSES = (
+    # (status, component name, description, extra headers)
+    ("400", "ValidationError", "Invalid input (VALIDATION_ERROR)", ()),
+    ("401", "AuthenticationError", "Missing or invalid credentials (AUTHENTICATION_ERROR)",
+     ("WWW-Authenticate",)),
+    ("403", "PermissionDenied", "Insufficient access rights (PERMISSION_DENIED)", ()),
+    ("404", "NotFound", "Unknown resource or record (NOT_FOUND)", ()),
+    ("405", "MethodNotAllowed", "Verb not enabled for this resource (METHOD_NOT_ALLOWED)",
+     ("Allow",)),
+    ("409", "DuplicateRecord", "The record already exists (DUPLICATE_RECORD)", ()),
+    ("413", "PayloadTooLarge", "Request body too large (PAYLOAD_TOO_LARGE)", ()),
+    ("429", "RateLimitExceeded", "Too many requests (RATE_LIMIT_EXCEEDED)",
+     ("Retry-After",)),
+    ("500", "InternalError", "Unexpected server error (INTERNAL_ERROR)", ()),
+)
+_COMMON_HEADERS = ("X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining",
+                   "X-RateLimit-Reset")
+_HEADER_COMPONENTS = {
+    "X-Request-Id": {
+        "description": "Trace id of the request (also in error bodies and the API log). "
+        "A valid client-sent X-Request-Id (req_ + 8-64 of A-Za-z0-9_-) is reused.",
+        "required": True,
+        "schema": {"type": "string", "pattern": "^req_[A-Za-z0-9_-]{8,64}$"},
+    },
+    "X-RateLimit-Limit": {
+        "description": "Request limit of the binding rate-limit window "
+        "(absent when no limit applies).",
+        "schema": {"type": "integer"},
+    },
+    "X-RateLimit-Remaining": {
+        "description": "Requests left in the binding window.",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    "X-RateLimit-Reset": {
+        "description": "Epoch second at which the binding window resets.",
+        "schema": {"type": "integer"},
+    },
+    "Retry-After": {
+        "description": "Seconds to wait before retrying.",
+        "schema": {"type": "integer", "minimum": 1},
+    },
+    "Allow": {
+        "description": "Verbs enabled for this resource.",
+        "schema": {"type": "string"},
+    },
+    "WWW-Authenticate": {
+        "description": "Authentication scheme expected.",
+        "schema": {"type": "string"},
+    },
+}
+_WEBHOOK_SECURITY = [{"bearerAuth": []}, {"basicAuth": []}]
+_SUBSCRIBE_EVENTS = ["record.created", "record.updated", "record.deleted", "state.changed"]
+
+
+def _ref(kind, name):
+    return {"$ref": f"#/components/{kind}/{name}"}
+
+
+def _schema_name(endpoint):
+    """CamelCase, alphanumeric schema name of an endpoint (``res.partner`` -> ``ResPartner``)."""
+    parts = [p for p in re.split(r"[^A-Za-z0-9]+", endpoint) if p]
+    return "".join(p[:1].upper() + p[1:] for p in parts) or "Resource"
+
+
+def _operation_prefix(endpoint):
+    return re.sub(r"[^A-Za-z0-9_]", "_", endpoint)
+
+
+def _unique(candidate, used, suffixes=("",), sep=""):
+    """Return ``candidate``, else ``candidate<sep>2``, ``<sep>3``..., the first name
+    for which no ``name + suffix`` is in ``used``; reserve those in ``used``."""
+    name, number = candidate, 1
+    while any(name + s in used for s in suffixes):
+        number += 1
+        name = f"{candidate}{sep}{number}"
+    used.update(name + s for s in suffixes)
+    return name
+
+
+# -- field schemas ------------------------------------------------------------------
+
+
+def _selection_schema(desc):
+    keys = [item[0] for item in desc.get("selection") or []]
+    if keys and all(isinstance(k, int) and not isinstance(k, bool) for k in keys):
+        schema = {"type": "integer"}
+    else:
+        schema = {"type": "string"}
+    if keys:
+        schema["enum"] = list(keys)
+    return schema
+
+
+def _many2one_ref_schema():
+    return {
+        "type": "object",
+        "required": ["id"],
+        "properties": {
+            "id": {"type": "integer", "minimum": 1},
+            "name": {"type": "string"},
+        },
+    }
+
+
+def _base_schema(desc, mode):
+    """Schema of one field without nullability; ``mode`` is "output" or "input"."""
+    ftype = desc.get("type")
+    if ftype in ("char", "text", "html", "reference"):
+        return {"type": "string"}
+    if ftype == "selection":
+        return _selection_schema(desc)
+    if ftype in ("integer", "many2one_reference"):
+        return {"type": "integer"}
+    if ftype in ("float", "monetary"):
+        return {"type": "number"}
+    if ftype == "boolean":
+        return {"type": "boolean"}
+    if ftype == "date":
+        return {"type": "string", "format": "date"}
+    if ftype == "datetime":
+        return {"type": "string", "format": "date-time"}
+    if ftype == "binary":
+        return {"type": "string", "format": "byte"}
+    if ftype == "many2one":
+        if mode == "output":
+            return {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "name": {"type": "string", "nullable": True},
+                },
+            }
+        return {"oneOf": [{"type": "integer", "minimum": 1}, _many2one_ref_schema()]}
+    if ftype in _X2MANY:
+        if mode == "output":
+            return {"type": "array", "items": {"type": "integer"}}
+        return {
+            "type": "array",
+            "description": "Record ids (replace the whole set) or ORM commands: "
+            "[0, 0, {values}], [1, id, {values}], [2, id], [3, id], [4, id], [5], "
+            "[6, 0, [ids]].",
+            "items": {
+                "oneOf": [
+                    {"type": "integer", "minimum": 1},
+                    {"type": "array", "minItems": 1, "maxItems": 3, "items": {}},
+                ]
+            },
+        }
+    # json, properties and types this module does not know: any JSON value.
+    return {}
+
+
+def _nullable(desc, mode):
+    """Whether a field may be null, matching what payload.py accepts and emits."""
+    ftype = desc.get("type")
+    if desc.get("required") or ftype in ("boolean", "json") or ftype in _X2MANY:
+        return False
+    if mode == "output" and ftype in _NUMERIC:
+        return False  # serialize_value answers 0 for an empty number
+    return ftype is not None
+
+
+def _field_schema(desc, mode):
+    schema = _base_schema(desc, mode)
+    label = desc.get("string")
+    if _nullable(desc, mode) and schema:
+        schema["nullable"] = True
+        if "enum" in schema:
+            # In 3.0.3 nullable does not widen an enum: null is listed explicitly.
+            schema["enum"].append(None)
+    if mode == "output" and desc.get("readonly"):
+        schema["readOnly"] = True
+    if label:
+        if "description" in schema:
+            schema["description"] = f"{label}. {schema['description']}"
+        else:
+            schema["description"] = str(label)
+    return schema
+
+
+def _key_tree(fields):
+    """Nest dotted external keys: ``{"a.b": d}`` -> ``{"a": {"b": d}}``."""
+    tree = {}
+    for key in sorted(fields):
+        parts = key.split(".")
+        node = tree
+        for depth, part in enumerate(parts):
+            last = depth == len(parts) - 1
+            if last:
+                if part in node:
+                    raise ValueError(f"key {key!r} is also a prefix of another key")
+                node[part] = ("leaf", fields[key])
+            else:
+                child = node.setdefault(part, {})
+                if isinstance(child, tuple):
+                    raise ValueError(
+                        f"key {'.'.join(parts[: depth + 1])!r} is both a value and "
+                        "an object"
+                    )
+                node = child
+    return tree
+
+
+def _object_schema(tree, mode, required_mode):
+    """Schema of one (possibly nested) object of the tree.
+
+    ``required_mode`` lists required keys; the Update variant of the input
+    schema is partial and lists none. Returns ``None`` for an input object
+    with nothing writable in it.
+    """
+    properties = {}
+    required = []
+    for key, node in tree.items():
+        if isinstance(node, tuple):
+            desc = node[1]
+            if mode == "input" and desc.get("readonly"):
+                continue
+            properties[key] = _field_schema(desc, mode)
+            if required_mode and desc.get("required"):
+                required.append(key)
+        else:
+            sub = _object_schema(node, mode, required_mode)
+            if sub is None:
+                continue
+            properties[key] = sub
+            if sub.get("required"):
+                required.append(key)
+    if mode == "input" and not properties:
+        return None
+    schema = {"type": "object", "properties": properties}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def _resource_schemas(resource, schema_name):
+    fields = resource.get("fields") or {}
+    tree = _key_tree(fields)
+    output = _object_schema(tree, "output", False)
+    output["properties"] = {"id": {"type": "integer", "readOnly": True},
+                            **output["properties"]}
+    output["description"] = f"{resource.get('name') or resource['endpoint']} " \
+        f"(model {resource.get('model') or resource['endpoint']})"
+    create = _object_schema(tree, "input", True) or {"type": "object", "properties": {}}
+    update = _object_schema(tree, "input", False) or {"type": "object", "properties": {}}
+    identifier = resource.get("identifier")
+    create["description"] = "Values of a new record."
+    if identifier:
+        create["description"] += (
+            f" When '{identifier}' matches an existing record, that record is "
+            "updated instead (upsert)."
+        )
+    update["description"] = "Values to change; keys left out are not touched."
+    return {schema_name: output, f"{schema_name}Input": create,
+            f"{schema_name}Update": update}
+
+
+# -- shared components ------------------------------------------------------------
+
+
+def _error_schema():
+    return {
+        "type": "object",
+        "required": ["success", "error"],
+        "properties": {
+            "success": {"type": "boolean", "enum": [False]},
+            "error": {
+                "type": "object",
+                "required": ["code", "message", "details", "trace_id"],
+                "properties": {
+                    "code": {"type": "string", "enum": list(STATUS_BY_CODE)},
+                    "message": {"type": "string"},
+                    "details": {"type": "object", "additionalProperties": True},
+                    "trace_id": {"type": "string", "pattern": "^req_[A-Za-z0-9_-]{8,64}$"},
+                },
+            },
+        },
+    }
+
+
+def _shared_schemas():
+    string_list = {"type": "array", "items": {"type": "string"}}
+    authentication = {
+        "type": "object",
+        "description": "How Odoo authenticates when it calls the webhook URL.",
+        "properties": {
+            "type": {"type": "string", "enum": ["none", "basic", "bearer", "custom"]},
+            "token": {"type": "string", "description": "bearer: the token"},
+            "username": {"type": "string", "description": "basic: the login"},
+            "password": {"type": "string", "description": "basic: the password",
+                         "format": "password"},
+            "header_name": {"type": "string", "description": "custom: header name"},
+            "header_value": {"type": "string", "description": "custom: header value"},
+        },
+    }
+    domain = {
+        "type": "array",
+        "description": "Odoo domain, e.g. [[\"customer_rank\", \">\", 0]]",
+        "items": {"oneOf": [
+            {"type": "string", "enum": ["&", "|", "!"]},
+            {"type": "array", "minItems": 3, "maxItems": 3, "items": {}},
+        ]},
+    }
+    return {
+        "Error": _error_schema(),
+        "Pagination": {
+            "type": "object",
+            "required": ["total", "page", "per_page", "pages", "next", "previous"],
+            "properties": {
+                "total": {"type": "integer", "minimum": 0},
+                "page": {"type": "integer", "minimum": 1},
+                "per_page": {"type": "integer", "minimum": 1},
+                "pages": {"type": "integer", "minimum": 0},
+                "next": {"type": "string", "nullable": True},
+                "previous": {"type": "string", "nullable": True},
+            },
+        },
+        "BatchResult": {
+            "type": "object",
+            "required": ["index", "success"],
+            "properties": {
+                "index": {"type": "integer", "minimum": 0},
+                "success": {"type": "boolean"},
+                "id": {"type": "integer", "nullable": True},
+                "error": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "message": {"type": "string"},
+                        "details": {"type": "object", "additionalProperties": True},
+                    },
+                },
+            },
+        },
+        "WebhookAuthentication": authentication,
+        "WebhookInput": {
+            "type": "object",
+            "required": ["url", "events", "model"],
+            "properties": {
+                "url": {"type": "string", "format": "uri"},
+                "events": {
+                    "type": "array", "minItems": 1, "items": {"type": "string"},
+                    "description": "create, update, delete, or record.created, "
+                    "record.updated, record.deleted, state.changed",
+                },
+                "model": {"type": "string", "example": "res.partner"},
+                "fields": string_list,
+                "conditions": domain,
+                "authentication": _ref("schemas", "WebhookAuthentication"),
+            },
+        },
+        "EventSubscriptionInput": {
+            "type": "object",
+            "required": ["events", "model", "callback_url"],
+            "properties": {
+                "events": {
+                    "type": "array", "minItems": 1,
+                    "items": {"type": "string", "enum": list(_SUBSCRIBE_EVENTS)},
+                },
+                "model": {"type": "string", "example": "res.partner"},
+                "callback_url": {"type": "string", "format": "uri"},
+                "fields": string_list,
+                "filters": {
+                    "type": "object",
+                    "description": "field -> [operator, value], e.g. "
+                    "{\"customer_rank\": [\">\", 0]}",
+                    "additionalProperties": {"type": "array", "minItems": 2,
+                                             "maxItems": 2, "items": {}},
+                },
+                "authentication": _ref("schemas", "WebhookAuthentication"),
+            },
+        },
+        "Webhook": {
+            "type": "object",
+            "properties": {
+                "webhook_id": {"type": "string"},
+                "url": {"type": "string"},
+                "events": string_list,
+                "model": {"type": "string"},
+                "fields": string_list,
+                "status": {"type": "string"},
+            },
+        },
+        "WebhookCreated": {
+            "type": "object",
+            "required": ["success", "webhook_id", "status"],
+            "properties": {
+                "success": {"type": "boolean"},
+                "webhook_id": {"type": "string", "example": "wh_123456"},
+                "status": {"type": "string", "example": "active"},
+            },
+        },
+    }
+
+
+def _parameters():
+    def query(name, schema, description, example=None):
+        param = {"name": name, "in": "query", "required": False,
+                 "description": description, "schema": schema}
+        if example is not None:
+            param["example"] = example
+        return param
+
+    return {
+        "RecordId": {"name": "id", "in": "path", "required": True,
+                     "description": "Database id of the record",
+                     "schema": {"type": "integer", "minimum": 1}},
+        "WebhookId": {"name": "id", "in": "path", "required": True,
+                      "description": "Id of the webhook",
+                      "schema": {"type": "string"}},
+        "RequestId": {"name": "X-Request-Id", "in": "header", "required": False,
+                      "description": "Optional trace id to reuse (req_ + 8-64 of "
+                      "A-Za-z0-9_-)",
+                      "schema": {"type": "string", "pattern": "^req_[A-Za-z0-9_-]{8,64}$"}},
+        "domain": query("domain", {"type": "string"},
+                        "Odoo domain as JSON; leaf fields must be readable fields",
+                        '[["customer_rank", ">", 0]]'),
+        "fields": query("fields", {"type": "string"},
+                        "Comma-separated field names (or a JSON list)", "name,email"),
+        "limit": query("limit", {"type": "integer", "minimum": 1},
+                       "Maximum number of records (with offset)"),
+        "offset": query("offset", {"type": "integer", "minimum": 0},
+                        "Records to skip (with limit)"),
+        "order": query("order", {"type": "string"},
+                       "field [asc|desc] [nulls first|nulls last], comma-separated",
+                       "name asc, id desc"),
+        "page": query("page", {"type": "integer", "minimum": 1},
+                      "Page number, 1-based (with per_page)"),
+        "per_page": query("per_page", {"type": "integer", "minimum": 1},
+                          "Records per page (with page)"),
+    }
+
+
+def _responses_components():
+    responses = {}
+    for status, name, description, extra in _ERROR_RESPONSES:
+        code = next(c for c, s in STATUS_BY_CODE.items() if str(s) == status)
+        headers = _common_headers()
+        headers.update({h: _ref("headers", h) for h in extra})
+        responses[name] = {
+            "description": description,
+            "headers": headers,
+            "content": {"application/json": {
+                "schema": _ref("schemas", "Error"),
+                "example": {"success": False, "error": {
+                    "code": code, "message": description, "details": {},
+                    "trace_id": "req_0123456789abcdef01234567"}},
+            }},
+        }
+    return responses
+
+
+def _common_headers():
+    return {h: _ref("headers", h) for h in _COMMON_HEADERS}
+
+
+def _error_refs():
+    return {status: _ref("responses", name) for status, name, _d, _e in _ERROR_RESPONSES}
+
+
+def _json_body(schema, description=None, required=True):
+    body = {"required": required, "content": {"application/json": {"schema": schema}}}
+    if description:
+        body["description"] = description
+    return body
+
+
+def _success(status, description, schema):
+    return {status: {
+        "description": description,
+        "headers": _common_headers(),
+        "content": {"application/json": {"schema": schema}},
+    }}
+
+
+def _envelope(properties, required=None):
+    schema = {
+        "type": "object",
+        "properties": {"success": {"type": "boolean", "enum": [True]}, **properties},
+    }
+    schema["required"] = ["success", *(required or properties)]
+    return schema
+
+
+def _operation(op_id, summary, tags, security, responses, *, body=None, params=()):
+    operation = {
+        "operationId": op_id,
+        "summary": summary,
+        "tags": tags,
+        "parameters": [_ref("parameters", "RequestId"), *params],
+        "security": security,
+        "responses": {**responses, **_error_refs()},
+    }
+    if body is not None:
+        operation["requestBody"] = body
+    return operation
+
+
+# -- resources ----------------------------------------------------------------------
+
+
+def _security_for(resource, schemes):
+    """Security requirements of a resource's operations (``[]``: no authentication)."""
+    auth = resource.get("auth_type") or "none"
+    if auth == "bearer":
+        return [{"bearerAuth": []}]
+    if auth == "basic":
+        return [{"basicAuth": []}]
+    if auth == "custom":
+        names = [schemes[h.lower()] for h in resource.get("custom_headers") or []]
+        # All headers of the config are required together: one requirement.
+        return [{name: [] for name in names}] if names else []
+    return []
+
+
+def _resource_paths(resource, schema_name, prefix, security):
+    endpoint = resource["endpoint"]
+    methods = {str(m).upper() for m in resource.get("methods") or ()}
+    tags = [endpoint]
+    out_ref = _ref("schemas", schema_name)
+    paths = {}
+    base = f"{API_BASE}/{endpoint}"
+
+    if "POST" in methods:
+        create_body = _json_body({
+            "type": "object",
+            "required": ["data"],
+            "properties": {
+                "data": _ref("schemas", f"{schema_name}Input"),
+                "options": {"type": "object", "properties": {
+                    "return_fields": {"type": "array", "items": {"type": "string"}},
+                }},
+            },
+        })
+        paths[base] = {"post": _operation(
+            f"{prefix}_create", f"Create (or upsert) a {endpoint} record", tags,
+            security,
+            _success("201", "Record created",
+                     _envelope({"id": {"type": "integer"}, "data": out_ref})),
+            body=create_body,
+        )}
+        batch_body = _json_body({
+            "type": "object",
+            "required": ["operations"],
+            "properties": {
+                "operations": {
+                    "type": "array", "minItems": 1, "maxItems": BATCH_MAX_OPERATIONS,
+                    "items": {
+                        "type": "object",
+                        "required": ["method"],
+                        "properties": {
+                            "method": {"type": "string",
+                                       "enum": ["create", "update", "delete"]},
+                            "id": {"type": "integer", "minimum": 1,
+                                   "description": "update/delete: the record"},
+                            "data": _ref("schemas", f"{schema_name}Update"),
+                        },
+                    },
+                },
+                "options": {"type": "object", "properties": {
+                    "transaction": {"type": "boolean", "default": False,
+                                    "description": "all or nothing"},
+                    "continue_on_error": {"type": "boolean", "default": False},
+                }},
+            },
+        })
+        paths[f"{base}/batch"] = {"post": _operation(
+            f"{prefix}_batch", f"Create, update and delete {endpoint} records in one call",
+            tags, security,
+            _success("200", "Per-operation results", _envelope({
+                "results": {"type": "array", "items": _ref("schemas", "BatchResult")},
+            })),
+            body=batch_body,
+        )}
+    if "GET" in methods:
+        search_params = [_ref("parameters", n) for n in
+                         ("domain", "fields", "limit", "offset", "order", "page", "per_page")]
+        paths[f"{base}/search"] = {"get": _operation(
+            f"{prefix}_search", f"Search {endpoint} records", tags, security,
+            _success("200", "Matching records", _envelope({
+                "count": {"type": "integer", "minimum": 0},
+                "records": {"type": "array", "items": out_ref},
+                "pagination": _ref("schemas", "Pagination"),
+            })),
+            params=search_params,
+        )}
+    item = {}
+    if "GET" in methods:
+        item["get"] = _operation(
+            f"{prefix}_read", f"Read one {endpoint} record", tags, security,
+            _success("200", "The record",
+                     _envelope({"id": {"type": "integer"}, "data": out_ref})),
+            params=[_ref("parameters", "fields")],
+        )
+    if "PUT" in methods:
+        item["put"] = _operation(
+            f"{prefix}_update", f"Update one {endpoint} record", tags, security,
+            _success("200", "Record updated", _envelope({
+                "id": {"type": "integer"},
+                "updated_fields": {"type": "array", "items": {"type": "string"}},
+                "write_date": {"type": "string", "format": "date-time"},
+            })),
+            body=_json_body({
+                "type": "object",
+                "required": ["data"],
+                "properties": {
+                    "data": _ref("schemas", f"{schema_name}Update"),
+                    "options": {"type": "object", "additionalProperties": True},
+                },
+            }),
+        )
+    if "DELETE" in methods:
+        item["delete"] = _operation(
+            f"{prefix}_delete", f"Delete (or archive) one {endpoint} record", tags,
+            security,
+            _success("200", "Record deleted or archived", _envelope({
+                "message": {"type": "string"}, "id": {"type": "integer"},
+            })),
+            body=_json_body({
+                "type": "object",
+                "properties": {"options": {"type": "object", "properties": {
+                    "archive_instead": {"type": "boolean", "default": False},
+                }}},
+            }, required=False),
+        )
+    if item:
+        item["parameters"] = [_ref("parameters", "RecordId")]
+        paths[f"{base}/{{id}}"] = item
+    return paths
+
+
+def _webhook_paths():
+    tags = ["webhooks"]
+    created = _success("201", "Webhook registered", _ref("schemas", "WebhookCreated"))
+    return {
+        f"{API_BASE}/webhooks": {
+            "post": _operation(
+                "webhooks_create", "Register an outbound webhook", tags,
+                _WEBHOOK_SECURITY, created,
+                body=_json_body(_ref("schemas", "WebhookInput")),
+            ),
+            "get": _operation(
+                "webhooks_list", "List the caller's webhooks", tags, _WEBHOOK_SECURITY,
+                _success("200", "Webhooks", _envelope({
+                    "webhooks": {"type": "array", "items": _ref("schemas", "Webhook")},
+                })),
+            ),
+        },
+        f"{API_BASE}/webhooks/{{id}}": {
+            "parameters": [_ref("parameters", "WebhookId")],
+            "delete": _operation(
+                "webhooks_delete", "Remove a webhook", tags, _WEBHOOK_SECURITY,
+                _success("200", "Webhook removed", _envelope({
+                    "message": {"type": "string"}, "webhook_id": {"type": "string"},
+                })),
+            ),
+        },
+        f"{API_BASE}/events/subscribe": {
+            "post": _operation(
+                "events_subscribe", "Subscribe a callback URL to record events", tags,
+                _WEBHOOK_SECURITY, created,
+                body=_json_body(_ref("schemas", "EventSubscriptionInput")),
+            ),
+        },
+        f"{API_BASE}/openapi.json": {
+            "get": _operation(
+                "openapi_document", "This document, for the caller's resources",
+                ["meta"], _WEBHOOK_SECURITY,
+                _success("200", "OpenAPI 3.0.3 document", {"type": "object"}),
+            ),
+        },
+    }
+
+
+def build_document(resources, *, title="bj_api_sync", version="17.0", server_url="/"):
+    """Return the OpenAPI 3.0.3 document (a dict) describing ``resources``.
+
+    A resource is ``{"endpoint", "model", "name", "methods", "fields",
+    "identifier", "auth_type", "custom_headers"}`` where ``fields`` maps
+    external keys (dotted keys become nested objects) to ``fields_get()``
+    descriptions. Each resource gets ``components.schemas`` ``<Name>``
+    (output), ``<Name>Input`` (create: read-only fields left out, required
+    fields listed) and ``<Name>Update`` (the same, all optional), ``<Name>``
+    being the CamelCase endpoint (``res.partner`` -> ``ResPartner``), and the
+    operations its verbs allow: POST -> ``<ep>_create`` and ``<ep>_batch``,
+    GET -> ``<ep>_search`` and ``<ep>_read``, PUT -> ``<ep>_update``, DELETE
+    -> ``<ep>_delete`` (``<ep>``: endpoint with non-alphanumerics as ``_``;
+    names that collide get a number). The webhook, event subscription and
+    document routes are always described. Every operation documents the
+    error responses 400-500 with the ``Error`` envelope and the
+    ``X-Request-Id``/``X-RateLimit-*`` headers, and the security of its
+    resource's ``auth_type``.
+
+    Raises ``ValueError`` for a duplicate or reserved endpoint, or for
+    external keys that are both a value and a nested object.
+    """
+    resources = sorted(resources, key=lambda r: r["endpoint"])
+    endpoints = [r["endpoint"] for r in resources]
+    for endpoint in endpoints:
+        if endpoints.count(endpoint) > 1:
+            raise ValueError(f"duplicate endpoint {endpoint!r}")
+        if endpoint in RESERVED_ENDPOINTS or not endpoint or "/" in endpoint:
+            raise ValueError(f"endpoint {endpoint!r} cannot be published")
+
+    security_schemes = {
+        "bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "The configuration's bearer token, or an Odoo API key",
+        },
+        "basicAuth": {
+            "type": "http", "scheme": "basic",
+            "description": "The configuration's login/password, or an Odoo login "
+            "with an API key as password",
+        },
+    }
+    # Custom headers are keyed case-insensitively: HTTP header names are.
+    header_schemes = {}
+    used_scheme_names = set(security_schemes)
+    for resource in resources:
+        for header in resource.get("custom_headers") or ():
+            if header.lower() in header_schemes:
+                continue
+            name = _unique("header_" + re.sub(r"[^A-Za-z0-9_]", "_", header.lower()),
+                           used_scheme_names, sep="_")
+            header_schemes[header.lower()] = name
+            security_schemes[name] = {
+                "type": "apiKey", "in": "header", "name": header,
+                "description": f"Custom header {header} (auth type custom)",
+            }
+
+    schemas = _shared_schemas()
+    used_schema_names = set(schemas)
+    used_operation_prefixes = {"webhooks", "events", "openapi"}
+    paths = {}
+    tags = []
+    for resource in resources:
+        endpoint = resource["endpoint"]
+        schema_name = _unique(_schema_name(endpoint), used_schema_names,
+                              ("", "Input", "Update"))
+        schemas.update(_resource_schemas(resource, schema_name))
+        prefix = _unique(_operation_prefix(endpoint), used_operation_prefixes, sep="_")
+        security = _security_for(resource, header_schemes)
+        paths.update(_resource_paths(resource, schema_name, prefix, security))
+        tags.append({
+            "name": endpoint,
+            "description": f"{resource.get('name') or endpoint} "
+            f"(model {resource.get('model') or endpoint})",
+        })
+    paths.update(_webhook_paths())
+    tags += [{"name": "webhooks", "description": "Outbound webhooks and event "
+              "subscriptions"}, {"name": "meta", "description": "API description"}]
+
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "Inbound REST API of bj_api_sync. Errors always use the "
+            "Error envelope; every response carries X-Request-Id and, when a "
+            "rate limit applies, X-RateLimit-Limit/Remaining/Reset.",
+        },
+        "servers": [{"url": server_url}],
+        "tags": tags,
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "responses": _responses_components(),
+            "parameters": _parameters(),
+            "headers": copy.deepcopy(_HEADER_COMPONENTS),
+            "securitySchemes": security_schemes,
+        },
+    }
