@@ -15,6 +15,7 @@
         "data/bj_http_method_data.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",
+        "data/ir_cron_inbound_data.xml",
         "views/bj_api_sync_config_views.xml",
         "views/bj_api_log_views.xml",
         "views/res_config_settings_views.xml",

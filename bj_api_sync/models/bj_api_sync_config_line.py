@@ -140,3 +140,23 @@ class BjApiSyncConfigLine(models.Model):
         for line in self:
             if line.field_id and not line.external_key:
                 line.external_key = line.field_id.name
+
+    # The inbound API caches configs with their lines, headers and params.
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Create records and forget the inbound API's cached config snapshots."""
+        records = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return records
+
+    def write(self, vals):
+        """Write records and forget the inbound API's cached config snapshots."""
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        """Delete records and forget the inbound API's cached config snapshots."""
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class BjApiSyncHeader(models.Model):
@@ -14,3 +14,23 @@ class BjApiSyncHeader(models.Model):
     sequence = fields.Integer(default=10)
     key = fields.Char(required=True, help="Header name, e.g. X-API-Version.")
     value = fields.Char(help="Header value. Sent as is; masked in logs when it is a credential.")
+
+    # The inbound API caches configs with their lines, headers and params.
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Create records and forget the inbound API's cached config snapshots."""
+        records = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return records
+
+    def write(self, vals):
+        """Write records and forget the inbound API's cached config snapshots."""
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        """Delete records and forget the inbound API's cached config snapshots."""
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 PARAM_OPERATORS = [
     ("=", "="),
@@ -35,3 +35,23 @@ class BjApiSyncParam(models.Model):
         help="Inbound: the field that ?key=value filters on.",
     )
     operator = fields.Selection(PARAM_OPERATORS, default="=")
+
+    # The inbound API caches configs with their lines, headers and params.
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Create records and forget the inbound API's cached config snapshots."""
+        records = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return records
+
+    def write(self, vals):
+        """Write records and forget the inbound API's cached config snapshots."""
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        """Delete records and forget the inbound API's cached config snapshots."""
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -1,0 +1,70 @@
+"""HTTP routes of the inbound REST API (``/api/sync/v1``).
+
+The routes are ``type='http'`` (plain HTTP, not JSON-RPC), ``csrf=False``
+(machine clients, no session), ``save_session=False`` (no cookie is ever set)
+and ``auth='none'``: authentication depends on the resolved configuration
+(bearer, basic, custom headers or none, plus Odoo API keys) and its failures
+must be answered with the contract's JSON envelope, logged in ``bj.api.log``
+and counted by the rate limiter. Odoo's own auth layer would answer HTML
+(or redirect to the login page) before our code runs, so it is done by
+:mod:`..services.inbound_auth` instead. The request never runs as the public
+user nor as superuser for data access: the services switch to the
+authenticated internal user.
+
+No ``methods`` restriction is declared either: a wrong verb is answered by
+the services with a JSON 405 and an ``Allow`` header, where werkzeug would
+answer an HTML page. A catch-all route keeps unknown paths under the prefix
+in JSON too. This module only reads the request and writes the response.
+"""
+from odoo import http
+from odoo.http import request
+
+from ..services import inbound_pipeline
+
+
+def _call(subpath=""):
+    httprequest = request.httprequest
+    return inbound_pipeline.Call(
+        method=httprequest.method.upper(),
+        path=httprequest.path,
+        url=httprequest.url,
+        subpath=subpath,
+        headers=httprequest.headers,
+        args=httprequest.args,
+        remote_addr=httprequest.remote_addr or "",
+        content_length=httprequest.content_length,
+        # Content-Length is checked against the limit before this is called;
+        # a chunked body (no length) is read, then measured.
+        read_body=lambda _limit: httprequest.get_data(),
+        trace_id=inbound_pipeline.trace_id_for(httprequest.headers),
+    )
+
+
+def _respond(answer):
+    return request.make_json_response(
+        answer.body, headers=list(answer.headers.items()), status=answer.status
+    )
+
+
+class InboundApiController(http.Controller):
+    """The inbound REST API; every answer is JSON."""
+
+    @http.route(
+        ["/api/sync/v1", "/api/sync/v1/<path:subpath>"],
+        type="http", auth="none", csrf=False, save_session=False,
+    )
+    def bj_api_resource(self, subpath="", **_params):
+        """Create, read, update, delete, search and batch on a configured resource."""
+        call = _call(subpath)
+        request.bj_trace_id = call.trace_id
+        return _respond(inbound_pipeline.serve_resource(call, request.env))
+
+    @http.route(
+        "/api/sync/v1/openapi.json",
+        type="http", auth="none", csrf=False, save_session=False,
+    )
+    def bj_api_openapi(self, **_params):
+        """OpenAPI 3 description of the resources the caller can reach."""
+        call = _call("openapi.json")
+        request.bj_trace_id = call.trace_id
+        return _respond(inbound_pipeline.serve_openapi(call, request.env))

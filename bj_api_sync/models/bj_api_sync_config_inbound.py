@@ -1,0 +1,54 @@
+from odoo import api, models, tools
+
+from ..services import inbound_spec
+
+
+class BjApiSyncConfig(models.Model):
+    """Inbound API side of the configurations: cached snapshots for the REST API."""
+
+    _inherit = "bj.api.sync.config"
+
+    @api.model
+    @tools.ormcache("endpoint")
+    def _bj_inbound_spec(self, endpoint):
+        """Return the frozen ``ResourceSpec`` of the active inbound config of
+        ``endpoint``, or None. Cached per registry; cleared on any config change."""
+        config = self.sudo().search(
+            [("request_type", "=", "in"), ("endpoint", "=", endpoint)], limit=1
+        )
+        return inbound_spec.build_spec(config) if config else None
+
+    @api.model
+    @tools.ormcache()
+    def _bj_inbound_endpoints(self):
+        """Return the endpoints of the active inbound configs, sorted (cached)."""
+        configs = self.sudo().search([("request_type", "=", "in")])
+        return tuple(sorted({c.endpoint for c in configs if c.endpoint}))
+
+    @api.model
+    @tools.ormcache("model_name", "self.env.uid", "self.env.lang")
+    def _bj_field_sets(self, model_name):
+        """Return the ``FieldSets`` of ``model_name`` for the current user (cached).
+
+        Group changes of a user clear Odoo's caches, so the cache follows them.
+        """
+        return inbound_spec.field_sets(self.env[model_name])
+
+    @api.model_create_multi
+    def create(self, vals_list):
+        """Create configurations and forget the cached inbound snapshots."""
+        records = super().create(vals_list)
+        self.env.registry.clear_cache()
+        return records
+
+    def write(self, vals):
+        """Write configurations and forget the cached inbound snapshots."""
+        result = super().write(vals)
+        self.env.registry.clear_cache()
+        return result
+
+    def unlink(self):
+        """Delete configurations and forget the cached inbound snapshots."""
+        result = super().unlink()
+        self.env.registry.clear_cache()
+        return result

@@ -1,0 +1,41 @@
+import logging
+
+from werkzeug.exceptions import HTTPException
+
+from odoo import models
+from odoo.http import request
+
+from ..engine import errors
+
+_logger = logging.getLogger(__name__)
+
+API_PREFIX = "/api/sync/v1"
+_CODE_BY_STATUS = {status: code for code, status in errors.STATUS_BY_CODE.items()}
+
+
+class IrHttp(models.AbstractModel):
+    """Last line of defence of the inbound API: errors raised before (or around)
+    its controller, e.g. by werkzeug while reading a form body, are answered
+    with the JSON envelope instead of Odoo's HTML error pages."""
+
+    _inherit = "ir.http"
+
+    @classmethod
+    def _handle_error(cls, exception):
+        """Return a JSON error response for paths under /api/sync/v1, else defer to Odoo."""
+        path = request.httprequest.path if request else ""
+        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+            return super()._handle_error(exception)
+        trace_id = getattr(request, "bj_trace_id", None) or errors.new_trace_id()
+        if isinstance(exception, HTTPException) and exception.code:
+            status = exception.code
+            code = _CODE_BY_STATUS.get(status, "VALIDATION_ERROR" if status < 500 else
+                                       "INTERNAL_ERROR")
+            message = exception.description or exception.name
+        else:
+            _logger.error("Inbound API error outside the controller (trace %s)", trace_id,
+                          exc_info=exception)
+            status, code, message = 500, "INTERNAL_ERROR", "Internal server error"
+        body = errors.error_body(code, message, {}, trace_id)
+        return request.make_json_response(body, headers={"X-Request-Id": trace_id},
+                                          status=status)

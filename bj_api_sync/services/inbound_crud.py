@@ -1,0 +1,554 @@
+"""The operations of the inbound API on one resource, as the calling user.
+
+A :class:`Resource` binds a config snapshot (``ResourceSpec``) to the caller's
+environment. Every read, update and delete is bounded by the config's filter
+domain; ``data`` keys are the config lines' external keys (or, with no lines,
+the field names the caller may write); values are checked and converted by
+:mod:`..engine.payload`; queries are validated by :mod:`..engine.query`. The
+ORM runs as the caller, so access rights and record rules apply. Each method
+returns a :class:`Result`; failures raise (``ApiError`` or Odoo exceptions,
+mapped by :mod:`.inbound_errors`).
+"""
+import logging
+from dataclasses import dataclass, field
+
+from odoo.osv import expression
+
+from ..engine import inbound_rules, payload, query
+from ..engine.errors import ApiError
+from . import inbound_errors, inbound_mapping
+
+_logger = logging.getLogger(__name__)
+
+MAX_LIMIT = 1000
+_SEARCH_KEYS = frozenset({"domain", "fields", "limit", "offset", "order", "page", "per_page"})
+
+
+@dataclass
+class Result:
+    """What an operation answers: HTTP status, JSON body and the record ids involved."""
+
+    status: int
+    body: dict
+    res_ids: list = field(default_factory=list)
+
+
+class BatchOperationError(Exception):
+    """Operation ``index`` of an all-or-nothing batch failed with ``error``."""
+
+    def __init__(self, index, method, error):
+        """Remember the failing operation and its exception."""
+        super().__init__(f"operation {index} failed")
+        self.index = index
+        self.method = method
+        self.error = error
+
+
+def _not_found(resource, record_id):
+    return ApiError(
+        "NOT_FOUND",
+        f"No {resource} record with id {record_id}",
+        {"resource": resource, "id": record_id},
+    )
+
+
+class Resource:
+    """One resource (inbound config) seen by one caller."""
+
+    def __init__(self, env, spec):
+        """Bind ``spec`` to ``env`` (the caller's environment, never sudo)."""
+        self.env = env
+        self.spec = spec
+        self.model = env[spec.model]
+        self.configs = env["bj.api.sync.config"]
+        self.fsets = self.configs._bj_field_sets(spec.model)
+        self._base_domain = None
+
+    # ------------------------------------------------------------------ domains
+    def base_domain(self):
+        """Return the config's filter domain evaluated for the caller (cached per call)."""
+        if self._base_domain is None:
+            if self.spec.filter_domain in ("[]", "()"):
+                self._base_domain = []
+            else:
+                # Read the config as superuser but evaluate with the caller's uid.
+                config = self.configs.with_env(self.env(su=True)).browse(self.spec.config_id)
+                self._base_domain = config._get_filter_domain()
+        return self._base_domain
+
+    def find(self, record_id):
+        """Return the record ``record_id`` if visible through the config, else 404."""
+        domain = expression.AND([[("id", "=", record_id)], self.base_domain()])
+        record = self.model.search(domain, limit=1)
+        if not record:
+            raise _not_found(self.spec.endpoint, record_id)
+        return record
+
+    # ------------------------------------------------------------------ fields
+    def _line_fields(self):
+        """Query allowlist with lines: mapped fields (by name and by simple key)."""
+        readable = self.fsets.readable
+        names = {}
+        aliases = {}
+        for line in self.spec.lines:
+            if line.field and line.field in readable:
+                names[line.field] = readable[line.field]
+                if "." not in line.key and line.key != line.field:
+                    aliases[line.key] = line.field
+        allowed = dict(names)
+        for key, fname in aliases.items():
+            allowed.setdefault(key, readable[fname])
+        return allowed, aliases
+
+    def query_fields(self):
+        """Return ``(allowed fields, key -> field aliases)`` for domains and orders."""
+        if self.spec.lines:
+            return self._line_fields()
+        return self.fsets.readable, {}
+
+    def _check_paths(self, domain, aliases):
+        """Rename key aliases and check every segment of dotted paths as the caller."""
+        checked = []
+        for term in domain:
+            if not isinstance(term, tuple):
+                checked.append(term)
+                continue
+            path, operator, value = term
+            segments = path.split(".")
+            segments[0] = aliases.get(segments[0], segments[0])
+            model_name = self.spec.model
+            for position, segment in enumerate(segments):
+                if segment == "id" and position == len(segments) - 1:
+                    break
+                fsets = self.configs._bj_field_sets(model_name)
+                desc = fsets.readable.get(segment)
+                if desc is None:
+                    raise ApiError(
+                        "VALIDATION_ERROR",
+                        f"Field path {path!r}: {segment!r} is not available",
+                        {"parameter": "domain", "field": path},
+                    )
+                if position < len(segments) - 1:
+                    model_name = desc.get("relation")
+                    if not model_name:
+                        raise ApiError(
+                            "VALIDATION_ERROR",
+                            f"Field path {path!r}: {segment!r} is not relational",
+                            {"parameter": "domain", "field": path},
+                        )
+            checked.append((".".join(segments), operator, value))
+        return checked
+
+    # ------------------------------------------------------------------ output
+    def serialize(self, records, selection=None):
+        """Return the JSON objects of ``records`` (``selection``: field names or keys)."""
+        if not records:
+            return []
+        if self.spec.lines:
+            lines = self.spec.output_lines
+            if selection is not None:
+                wanted = set(selection)
+                lines = tuple(line for line in lines if line.external_key in wanted)
+            payloads = inbound_mapping.build_payloads(self.spec, records, lines)
+            return [{"id": record.id, **data} for record, data in zip(records, payloads)]
+        names = list(selection) if selection is not None else list(self.fsets.default_read)
+        names = [n for n in names if n != "id"]
+        readable = self.fsets.readable
+        rows = records.read(names)
+        return [payload.serialize_record(row, readable) for row in rows]
+
+    def parse_selection(self, raw):
+        """Validate a ``fields`` selection (keys with lines, field names without)."""
+        if self.spec.lines:
+            keys = {line.key: True for line in self.spec.lines}
+            if raw is None or raw == "" or raw == []:
+                return None
+            return [k for k in query.parse_fields(raw, keys) if k != "id"]
+        return query.parse_fields(raw, self.fsets.readable, default=self.fsets.default_read)
+
+    # ------------------------------------------------------------------ input
+    def _nested(self, desc, vals):
+        """Validate the values of x2many create/update commands against the comodel."""
+        relation = desc.get("relation")
+        if not relation:
+            raise ApiError("VALIDATION_ERROR", "Nested values need a relational field")
+        fsets = self.configs._bj_field_sets(relation)
+        return payload.convert_values(vals, fsets.inputs, convert_nested=self._nested)
+
+    def _resolver(self, line):
+        """Return the many2one resolver of ``line`` (identifier of a mapping config or
+        ``related_path``), or None."""
+        if line.ftype != "many2one" or not line.relation:
+            return None
+        if line.sub_identifier:
+            _model, fname, _domain = line.sub_identifier
+            path = fname
+        elif line.related_path:
+            parts = line.related_path.split(".")
+            if parts[0] == line.field and len(parts) > 1:
+                parts = parts[1:]
+            path = ".".join(parts)
+        else:
+            return None
+        comodel = self.env[line.relation]
+
+        def resolve(_desc, value):
+            if isinstance(value, (dict, list, tuple, bool)) or value is None:
+                return None
+            found = comodel.search([(path, "=", value)], limit=2)
+            return found.id if len(found) == 1 else None
+
+        return resolve
+
+    def _script_value(self, line, value, data, record):
+        context = inbound_mapping.script_context(
+            self.env, self.spec.model, request_data=data, record=record, value=value
+        )
+        try:
+            result = inbound_mapping.run_script(line.python_code, line.python_mode, context)
+        except ApiError:
+            raise
+        except (inbound_errors.AccessError, inbound_errors.UserError):
+            raise
+        except Exception as exc:  # a script failure is a refusal of this input
+            raise ApiError(
+                "VALIDATION_ERROR",
+                f"The script of mapping {line.key!r} failed: {exc}",
+                {"field": line.key},
+            ) from None
+        if hasattr(result, "_name") and hasattr(result, "ids"):
+            result = result.id if line.ftype == "many2one" else list(result.ids)
+        return result
+
+    def to_values(self, data, record=None):
+        """Convert a ``data`` object to ORM values; raise one VALIDATION_ERROR listing problems."""
+        if not self.spec.lines:
+            return payload.convert_values(data, self.fsets.inputs, convert_nested=self._nested)
+        by_key = self.spec.input_lines
+        flat = payload.flatten(data, by_key)
+        unknown = sorted(k for k in flat if k not in by_key)
+        if unknown:
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "Unknown field(s): " + ", ".join(unknown),
+                {"unknown_fields": unknown},
+            )
+        values = {}
+        source = {}
+        errors = []
+        for key, value in flat.items():
+            line = by_key[key]
+            try:
+                if line.value_type in ("python", "relational_python"):
+                    value = self._script_value(line, value, data, record)
+                    if line.python_mode == "execute":
+                        continue
+                if not line.field:
+                    continue
+                desc = self.fsets.inputs.get(line.field)
+                if desc is None:
+                    raise ApiError("VALIDATION_ERROR", f"Field {key!r} is not available")
+                if desc.get("readonly"):
+                    raise ApiError("VALIDATION_ERROR", f"Field {key!r} is read-only")
+                if line.field in source:
+                    raise ApiError(
+                        "VALIDATION_ERROR",
+                        f"Keys {source[line.field]!r} and {key!r} both set field {line.field!r}",
+                    )
+                values[line.field] = payload.convert_value(
+                    key, value, desc, self._resolver(line), convert_nested=self._nested
+                )
+                source[line.field] = key
+            except ApiError as exc:
+                if exc.code != "VALIDATION_ERROR":
+                    raise
+                errors.append({"field": key, "message": exc.message})
+        if errors:
+            message = (
+                errors[0]["message"]
+                if len(errors) == 1
+                else f"{len(errors)} fields are invalid: "
+                + "; ".join(e["message"] for e in errors)
+            )
+            raise ApiError("VALIDATION_ERROR", message, {"errors": errors})
+        return values
+
+    def _required_missing(self, values):
+        keys = {line.field: line.key for line in self.spec.lines if line.field}
+        missing = []
+        for name in self.fsets.writable:
+            desc = self.fsets.inputs[name]
+            if desc.get("required") and name not in values:
+                if self.spec.lines and name not in keys:
+                    continue
+                missing.append(keys.get(name, name))
+        return sorted(missing)
+
+    def _existing(self, values):
+        """Return the record matching the identifier in ``values`` (upsert), if any."""
+        ident = self.spec.identifier
+        if not ident or ident.field not in values or values[ident.field] in (False, None):
+            return self.model.browse()
+        domain = expression.AND(
+            [[(ident.field, "=", values[ident.field])], self.base_domain()]
+        )
+        found = self.model.search(domain, limit=2)
+        if len(found) > 1:
+            raise ApiError(
+                "DUPLICATE_RECORD",
+                f"Identifier {ident.key!r} matches several records",
+                {"field": ident.key},
+            )
+        return found
+
+    def _create_one(self, data):
+        """Create (or, through the identifier, update) one record; return (record, created)."""
+        values = self.to_values(data)
+        existing = self._existing(values)
+        if existing:
+            existing.write(values)
+            return existing, False
+        return self.model.create(values), True
+
+    # ------------------------------------------------------------------ operations
+    def create(self, body):
+        """``POST /{resource}``: create, or upsert through the Record Identifier line."""
+        data, options = payload.split_request(body)
+        return_fields = options.get("return_fields")
+        if return_fields is not None and not isinstance(return_fields, list):
+            raise ApiError(
+                "VALIDATION_ERROR",
+                "'options.return_fields' must be a list of field names",
+                {"parameter": "options.return_fields"},
+            )
+        selection = self.parse_selection(return_fields) if return_fields else None
+        record, created = self._create_one(data)
+        self.env.flush_all()
+        if selection is None:
+            sent = self._sent_selection(data)
+            selection = sent
+        out = self.serialize(record, selection)[0]
+        return Result(201 if created else 200, {"success": True, "id": record.id, "data": out},
+                      [record.id])
+
+    def _sent_selection(self, data):
+        """Default answer of a create: the keys the client sent (when readable)."""
+        if self.spec.lines:
+            keys = {line.key for line in self.spec.lines}
+            return [k for k in payload.flatten(data, keys) if k in keys]
+        return [k for k in data if k in self.fsets.readable]
+
+    def update(self, record_id, body):
+        """``PUT /{resource}/{id}``: write the given fields."""
+        data, options = payload.split_request(body)
+        partial = inbound_rules.parse_flag(options.get("partial_update", True),
+                                           "options.partial_update")
+        record = self.find(record_id)
+        values = self.to_values(data, record=record)
+        if not partial:
+            missing = self._required_missing(values)
+            if missing:
+                raise ApiError(
+                    "VALIDATION_ERROR",
+                    "A full update (partial_update: false) needs every required field; "
+                    "missing: " + ", ".join(missing),
+                    {"missing": missing},
+                )
+        if values:
+            record.write(values)
+        self.env.flush_all()
+        updated = list(data) if not self.spec.lines else list(
+            payload.flatten(data, self.spec.input_lines)
+        )
+        write_date = record.write_date if "write_date" in record._fields else False
+        return Result(200, {
+            "success": True,
+            "id": record.id,
+            "updated_fields": updated,
+            "write_date": payload.serialize_value(write_date, {"type": "datetime"}),
+        }, [record.id])
+
+    def delete(self, record_id, options):
+        """``DELETE /{resource}/{id}``: delete, or archive with ``archive_instead``."""
+        archive = inbound_rules.parse_flag(options.get("archive_instead"),
+                                           "options.archive_instead")
+        record = self.find(record_id)
+        if archive:
+            if not self.spec.has_active:
+                raise ApiError(
+                    "VALIDATION_ERROR",
+                    f"Records of {self.spec.endpoint} cannot be archived (the model has no "
+                    "'active' field); delete them instead",
+                    {"parameter": "options.archive_instead"},
+                )
+            record.write({"active": False})
+            message = "Record archived successfully"
+        else:
+            record.unlink()
+            message = "Record deleted successfully"
+        self.env.flush_all()
+        return Result(200, {"success": True, "message": message, "id": record_id}, [record_id])
+
+    def read(self, record_id, args):
+        """``GET /{resource}/{id}``: one record."""
+        selection = self.parse_selection(args.get("fields"))
+        record = self.find(record_id)
+        return Result(200, {"success": True, "id": record.id,
+                            "data": self.serialize(record, selection)[0]}, [record.id])
+
+    def search(self, args, base_path):
+        """``GET /{resource}/search``: filter, sort and page through records."""
+        paging = query.parse_paging(args, default_limit=self.spec.page_size,
+                                    max_limit=MAX_LIMIT)
+        allowed, aliases = self.query_fields()
+        domain = self._check_paths(query.parse_domain(args.get("domain"), allowed), aliases)
+        order_fields = dict(allowed)
+        order_raw = args.get("order")
+        if order_raw and aliases:
+            order_raw = ",".join(
+                " ".join([aliases.get(p.split()[0], p.split()[0]), *p.split()[1:]])
+                if p.split() else p
+                for p in order_raw.split(",")
+            )
+        order = query.parse_order(order_raw, order_fields)
+        terms = []
+        for key, fname, operator in self.spec.params:
+            raw = args.get(key)
+            if raw is None or key in _SEARCH_KEYS:
+                continue
+            desc = self.fsets.readable.get(fname)
+            if desc is None:
+                continue
+            terms.append(inbound_rules.param_term(fname, desc.get("type"), operator, raw, key))
+        full = expression.AND([self.base_domain(), domain, terms])
+        selection = self.parse_selection(args.get("fields"))
+        total = self.model.search_count(full)
+        records = self.model.search(full, limit=paging["limit"], offset=paging["offset"],
+                                    order=order)
+        pagination = query.pagination_block(
+            total=total, limit=paging["limit"], offset=paging["offset"],
+            base_path=base_path, query=args,
+        )
+        return Result(200, {
+            "success": True,
+            "count": total,
+            "records": self.serialize(records, selection),
+            "pagination": pagination,
+        }, records.ids)
+
+    # ------------------------------------------------------------------ batch
+    def _run(self, operation):
+        method = operation["method"]
+        if method == "create":
+            record, _created = self._create_one(operation["data"])
+            return record.id
+        record = self.find(operation["id"])
+        if method == "update":
+            values = self.to_values(operation["data"], record=record)
+            if values:
+                record.write(values)
+        else:
+            record.unlink()
+        return operation["id"]
+
+    def batch(self, body):
+        """``POST /{resource}/batch``: several operations in one call.
+
+        ``transaction: true``: all or nothing (the first failure aborts the
+        call with its error and the index). ``continue_on_error: true``: each
+        operation in its own savepoint, every result reported. Neither: run in
+        order and stop at the first failure; earlier operations are kept, the
+        rest reported as skipped.
+        """
+        operations, options = payload.parse_batch(body)
+        if options["transaction"]:
+            results = self._batch_transaction(operations)
+        else:
+            results = self._batch_steps(operations, stop=not options["continue_on_error"])
+        done = [r for r in results if r.get("success")]
+        return Result(200, {
+            "success": True,
+            "results": results,
+            "summary": {"total": len(results), "succeeded": len(done),
+                        "failed": len(results) - len(done)},
+        }, [r["id"] for r in done])
+
+    def _fail(self, index, method, exc):
+        if inbound_errors.is_retryable(exc):
+            raise exc
+        raise BatchOperationError(index, method, exc) from exc
+
+    def _batch_transaction(self, operations):
+        results = []
+        cr = self.env.cr
+        position = 0
+        while position < len(operations):
+            operation = operations[position]
+            if operation["method"] == "create" and not self.spec.identifier:
+                # Consecutive creates go to the ORM as one create() call.
+                end = position
+                vals_list = []
+                while end < len(operations) and operations[end]["method"] == "create":
+                    try:
+                        vals_list.append(self.to_values(operations[end]["data"]))
+                    except Exception as exc:  # noqa: BLE001 - reported with its index
+                        self._fail(end, "create", exc)
+                    end += 1
+                try:
+                    with cr.savepoint():
+                        records = self.model.create(vals_list)
+                        self.env.flush_all()
+                except Exception as exc:  # noqa: BLE001 - find the operation at fault
+                    if inbound_errors.is_retryable(exc):
+                        raise
+                    for offset, vals in enumerate(vals_list):
+                        try:
+                            with cr.savepoint():
+                                self.model.create(vals)
+                                self.env.flush_all()
+                        except Exception as inner:  # noqa: BLE001
+                            self._fail(position + offset, "create", inner)
+                    self._fail(position, "create", exc)
+                results += [
+                    {"index": position + i, "success": True, "id": rid}
+                    for i, rid in enumerate(records.ids)
+                ]
+                position = end
+                continue
+            try:
+                with cr.savepoint():
+                    rid = self._run(operation)
+                    self.env.flush_all()
+            except Exception as exc:  # noqa: BLE001 - reported with its index
+                self._fail(position, operation["method"], exc)
+            results.append({"index": position, "success": True, "id": rid})
+            position += 1
+        return results
+
+    def _batch_steps(self, operations, stop):
+        results = []
+        failed = False
+        cr = self.env.cr
+        for operation in operations:
+            index = operation["index"]
+            if failed and stop:
+                results.append({"index": index, "success": False, "skipped": True,
+                                "id": operation["id"]})
+                continue
+            try:
+                with cr.savepoint():
+                    rid = self._run(operation)
+                    self.env.flush_all()
+            except Exception as exc:  # noqa: BLE001 - reported per operation
+                if inbound_errors.is_retryable(exc):
+                    raise
+                error = inbound_errors.to_api_error(exc)
+                results.append({
+                    "index": index, "success": False, "id": operation["id"],
+                    "error": {"code": error.code, "message": error.message,
+                              "details": error.details},
+                })
+                failed = True
+                continue
+            results.append({"index": index, "success": True, "id": rid})
+        return results

@@ -1,0 +1,82 @@
+"""Which inbound resources a caller of ``openapi.json`` can reach, as the
+descriptions :func:`..engine.openapi.build_document` takes.
+
+A resource is listed when the request carries credentials that would pass on
+it (an Odoo API key for bearer/basic configs, the config's own token, login
+or headers, or nothing for auth ``none``) and the user it would run as may
+read its model; its fields are those that user sees.
+"""
+from ..engine import auth_headers
+from . import inbound_auth
+
+
+def _config_user(spec, headers, parsed):
+    """The config's user when the request carries the config's own credentials."""
+    if spec.auth_type == "none":
+        return spec.user_id
+    if spec.auth_type == "custom":
+        results = [auth_headers.secrets_equal(headers.get(k), v) for k, v in spec.headers]
+        return spec.user_id if spec.headers and all(results) else None
+    if spec.auth_type == "bearer" and parsed and parsed[0] == "bearer":
+        return spec.user_id if auth_headers.secrets_equal(parsed[1], spec.token) else None
+    if spec.auth_type == "basic" and parsed and parsed[0] == "basic":
+        ok = [auth_headers.secrets_equal(parsed[1], spec.login),
+              auth_headers.secrets_equal(parsed[2], spec.password)]
+        return spec.user_id if spec.login and all(ok) else None
+    return None
+
+
+def _fields(env, spec):
+    fsets = env["bj.api.sync.config"]._bj_field_sets(spec.model)
+    if not spec.lines:
+        return dict(fsets.inputs)
+    return {
+        line.key: fsets.inputs[line.field]
+        for line in spec.lines
+        if line.field and line.field in fsets.inputs
+    }
+
+
+def reachable_resources(env, infra, call, caller):
+    """Return the resource descriptions for this call (see module docstring).
+
+    ``caller`` is the API-key caller or None. Raises 401 when an
+    Authorization header was sent that matches neither an API key nor any
+    config's credentials.
+    """
+    headers = call.headers
+    parsed = auth_headers.parse_authorization(headers.get("Authorization"))
+    configs = infra["bj.api.sync.config"]
+    resources = []
+    matched_config_credentials = False
+    for endpoint in configs._bj_inbound_endpoints():
+        spec = configs._bj_inbound_spec(endpoint)
+        if spec is None:
+            continue
+        uid = None
+        if caller and spec.auth_type in ("bearer", "basic"):
+            uid = caller.uid
+        else:
+            uid = _config_user(spec, headers, parsed)
+            if uid and spec.auth_type != "none":
+                matched_config_credentials = True
+        uid = inbound_auth.check_user(infra, uid)
+        if not uid:
+            continue
+        user_env = env(user=uid, su=False)
+        if not user_env[spec.model].check_access_rights("read", raise_exception=False):
+            continue
+        resources.append({
+            "endpoint": spec.endpoint,
+            "model": spec.model,
+            "name": spec.name,
+            "methods": sorted(spec.methods),
+            "fields": _fields(user_env, spec),
+            "identifier": spec.identifier.key if spec.identifier else None,
+            "auth_type": spec.auth_type,
+            "custom_headers": [name for name, _value in spec.headers],
+        })
+    if headers.get("Authorization") and not caller and not matched_config_credentials:
+        raise inbound_auth.auth_error("bearer")
+    return resources
+

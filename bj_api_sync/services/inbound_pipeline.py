@@ -1,0 +1,279 @@
+"""The life of one inbound API call, from raw request to JSON answer and log row.
+
+The controller hands a :class:`Call` (what it read from the HTTP request) to
+:func:`serve_resource` / :func:`serve_openapi`; this module resolves the
+config, checks the verb, authenticates, applies the rate limit, runs the
+operation as the caller and maps every failure to the contract's error
+envelope. On failure the request transaction is rolled back *before* the
+answer is built, so that nothing of a failed call is kept; the ``bj.api.log``
+row is then written on the same cursor and committed with the response.
+PostgreSQL concurrency errors are re-raised so that Odoo retries the request.
+"""
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+
+from odoo import SUPERUSER_ID, api
+
+from ..engine import errors, inbound_rules, masking, openapi, ratelimit
+from ..engine.errors import ApiError
+from . import inbound_auth, inbound_crud, inbound_errors, inbound_openapi, inbound_ratelimit
+
+_logger = logging.getLogger(__name__)
+
+API_BASE = "/api/sync/v1"
+MAX_BODY_PARAM = "bj_api_sync.max_body_bytes"
+DEFAULT_MAX_BODY = 10 * 1024 * 1024
+# Limits of the routes that belong to no config (openapi.json, webhooks).
+DEFAULT_PER_MINUTE = 100
+DEFAULT_PER_HOUR = 1000
+
+
+@dataclass
+class Call:
+    """What the controller read from the HTTP request."""
+
+    method: str
+    path: str
+    url: str
+    subpath: str
+    headers: object  # case-insensitive mapping
+    args: object  # MultiDict of the query string
+    remote_addr: str
+    content_length: int | None
+    read_body: object  # callable(limit) -> bytes
+    trace_id: str = ""
+    raw_body: bytes = b""
+
+
+@dataclass
+class Answer:
+    """What the controller sends back."""
+
+    status: int
+    body: dict
+    headers: dict = field(default_factory=dict)
+
+
+def trace_id_for(headers):
+    """Reuse a valid client ``X-Request-Id``, else make a new trace id."""
+    client = headers.get("X-Request-Id")
+    return client if errors.is_valid_trace_id(client) else errors.new_trace_id()
+
+
+def _max_body(env):
+    value = env["ir.config_parameter"].sudo().get_param(MAX_BODY_PARAM)
+    try:
+        return max(int(value), 1) if value else DEFAULT_MAX_BODY
+    except ValueError:
+        return DEFAULT_MAX_BODY
+
+
+def _read_body(call, env):
+    """Read the body, refusing more than the configured maximum (413)."""
+    limit = _max_body(env)
+    too_large = ApiError(
+        "PAYLOAD_TOO_LARGE",
+        f"The request body is larger than {limit} bytes",
+        {"maximum": limit},
+    )
+    if call.content_length is not None and call.content_length > limit:
+        raise too_large
+    data = call.read_body(limit + 1)
+    if len(data) > limit:
+        raise too_large
+    call.raw_body = data
+    return data
+
+
+def parse_json(raw, required=True):
+    """Parse a JSON body; ``None`` when empty and not required. 400 when malformed."""
+    if not raw or not raw.strip():
+        if required:
+            raise ApiError(
+                "VALIDATION_ERROR", "The request body must be a JSON object",
+                {"parameter": "body", "received": "nothing"},
+            )
+        return None
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ApiError("VALIDATION_ERROR", "The request body is not UTF-8 text",
+                       {"parameter": "body"}) from None
+    except (ValueError, RecursionError) as exc:
+        raise ApiError("VALIDATION_ERROR", f"Malformed JSON: {exc}",
+                       {"parameter": "body"}) from None
+
+
+def _delete_options(call, raw):
+    body = parse_json(raw, required=False)
+    options = {}
+    if body is not None:
+        if not isinstance(body, dict):
+            raise ApiError("VALIDATION_ERROR", "The request body must be a JSON object",
+                           {"parameter": "body"})
+        extra = sorted(k for k in body if k != "options")
+        if extra:
+            raise ApiError("VALIDATION_ERROR",
+                           "Unknown top-level key(s): " + ", ".join(extra),
+                           {"parameter": "body", "unknown": extra})
+        options = body.get("options") or {}
+        if not isinstance(options, dict):
+            raise ApiError("VALIDATION_ERROR", "'options' must be a JSON object",
+                           {"parameter": "options"})
+        options = dict(options)
+    if "archive_instead" in call.args and "archive_instead" not in options:
+        options["archive_instead"] = call.args.get("archive_instead")
+    return options
+
+
+class _Outcome:
+    """Mutable facts gathered along the call, for the answer and the log."""
+
+    def __init__(self):
+        self.spec = None
+        self.res_ids = []
+        self.res_model = None
+        self.headers = {}
+        self.error = None
+
+
+def _run_resource(call, env, outcome):
+    infra = api.Environment(env.cr, SUPERUSER_ID, {})
+    route = inbound_rules.split_path(call.subpath)
+    if route is None:
+        raise ApiError("NOT_FOUND", f"No such path: {call.path}", {"path": call.path})
+    resource, shape, id_text = route
+    spec = infra["bj.api.sync.config"]._bj_inbound_spec(resource)
+    if spec is None:
+        raise ApiError("NOT_FOUND", f"Unknown resource {resource!r}", {"resource": resource})
+    outcome.spec = spec
+    outcome.res_model = spec.model
+    operation, allow = inbound_rules.resolve_operation(shape, call.method, spec.methods)
+    if operation is None:
+        raise inbound_rules.method_not_allowed(call.method, allow)
+    record_id = None
+    if shape == "record":
+        record_id = inbound_rules.parse_record_id(id_text)
+        if record_id is None:
+            raise ApiError("NOT_FOUND", f"No {resource} record with id {id_text!r}",
+                           {"resource": resource, "id": id_text})
+    raw = _read_body(call, env) if operation in ("create", "update", "batch", "delete") else b""
+    caller = inbound_auth.authenticate(infra, spec, call.headers, call.remote_addr)
+    decision = inbound_ratelimit.check(env.cr.dbname, caller.key, spec.rate_minute,
+                                       spec.rate_hour)
+    outcome.headers.update(ratelimit.headers(decision))
+    user_env = env(user=caller.uid, su=False)
+    res = inbound_crud.Resource(user_env, spec)
+    if operation == "create":
+        result = res.create(parse_json(raw))
+    elif operation == "update":
+        result = res.update(record_id, parse_json(raw))
+    elif operation == "delete":
+        result = res.delete(record_id, _delete_options(call, raw))
+    elif operation == "read":
+        result = res.read(record_id, call.args)
+    elif operation == "search":
+        result = res.search(call.args, f"{API_BASE}/{spec.endpoint}/search")
+    else:
+        result = res.batch(parse_json(raw))
+    user_env.flush_all()
+    outcome.res_ids = result.res_ids
+    return result.status, result.body
+
+
+def _error_answer(exc, call):
+    """Return ``(ApiError, body)`` for ``exc`` (batch failures name their operation)."""
+    if isinstance(exc, inbound_crud.BatchOperationError):
+        inner = inbound_errors.to_api_error(exc.error, call.trace_id)
+        error = ApiError(
+            inner.code,
+            f"Operation #{exc.index} ({exc.method}) failed: {inner.message}; "
+            "the batch was rolled back, nothing was saved",
+            {"index": exc.index, "method": exc.method, **inner.details},
+            status=inner.status,
+            headers=inner.headers,
+        )
+    else:
+        error = inbound_errors.to_api_error(exc, call.trace_id)
+    return error, error.to_body(call.trace_id)
+
+
+def _serve(call, env, runner):
+    started = time.monotonic()
+    outcome = _Outcome()
+    headers = {"X-Request-Id": call.trace_id}
+    try:
+        status, body = runner(call, env, outcome)
+    except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
+        if inbound_errors.is_retryable(exc):
+            raise
+        env.cr.rollback()
+        error, body = _error_answer(exc, call)
+        status = error.status
+        outcome.error = error
+        headers.update(error.headers)
+    headers.update({k: v for k, v in outcome.headers.items() if k not in headers})
+    duration_ms = (time.monotonic() - started) * 1000.0
+    try:
+        write_log(env, call, outcome, status, body, headers, duration_ms)
+    except Exception:  # noqa: BLE001 - never lose the answer because of the log
+        _logger.exception("Could not write the inbound API log (trace %s)", call.trace_id)
+    return Answer(status, body, headers)
+
+
+def serve_resource(call, env):
+    """Serve a call under ``/api/sync/v1/{resource}...``; return an :class:`Answer`."""
+    return _serve(call, env, _run_resource)
+
+
+def serve_openapi(call, env):
+    """Serve ``GET /api/sync/v1/openapi.json`` for the resources this caller reaches."""
+    return _serve(call, env, _run_openapi)
+
+
+def _run_openapi(call, env, outcome):
+    if call.method not in ("GET", "HEAD"):
+        raise inbound_rules.method_not_allowed(call.method, ["GET", "HEAD"])
+    infra = api.Environment(env.cr, SUPERUSER_ID, {})
+    try:
+        caller = inbound_auth.apikey_caller(infra, call.headers)
+    except ApiError:
+        caller = None  # maybe a config's own token: checked per resource
+    bucket = caller.key if caller else ratelimit.caller_key("ip", call.remote_addr or "0.0.0.0")  # noqa: S104
+    decision = inbound_ratelimit.check(env.cr.dbname, bucket, DEFAULT_PER_MINUTE,
+                                       DEFAULT_PER_HOUR)
+    outcome.headers.update(ratelimit.headers(decision))
+    resources = inbound_openapi.reachable_resources(env, infra, call, caller)
+    document = openapi.build_document(resources, server_url="/")
+    return 200, document
+
+
+def write_log(env, call, outcome, status, body, headers, duration_ms):
+    """Write the ``bj.api.log`` row of a call (masked, truncated) as superuser."""
+    infra = api.Environment(env.cr, SUPERUSER_ID, {})
+    Log = infra["bj.api.log"]
+    spec = outcome.spec
+    secrets = spec.secrets if spec else ()
+    limit = Log._get_body_limit()
+    error = outcome.error
+    res_ids = outcome.res_ids or []
+    Log.create({
+        "config_id": spec.config_id if spec else False,
+        "direction": "in",
+        "http_method": call.method,
+        "url": masking.mask_url(call.url, secrets),
+        "request_headers": masking.dumps_headers(masking.mask_headers(call.headers, secrets)),
+        "request_body": masking.mask_body(call.raw_body, secrets, limit),
+        "status_code": status,
+        "response_headers": masking.dumps_headers(headers),
+        "response_body": masking.mask_body(body, secrets, limit),
+        "duration_ms": round(duration_ms, 1),
+        "state": "failed" if status >= 400 else "success",
+        "error_message": masking.mask_text(f"{error.code}: {error.message}", secrets)
+        if error else False,
+        "res_model": outcome.res_model or False,
+        "res_ids": ",".join(str(i) for i in res_ids[:2000]) or False,
+        "trace_id": call.trace_id,
+    })
