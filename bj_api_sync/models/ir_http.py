@@ -13,6 +13,10 @@ API_PREFIX = "/api/sync/v1"
 _CODE_BY_STATUS = {status: code for code, status in errors.STATUS_BY_CODE.items()}
 
 
+def _is_api_path(path):
+    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+
+
 class IrHttp(models.AbstractModel):
     """Last line of defence of the inbound API: errors raised before (or around)
     its controller, e.g. by werkzeug while reading a form body, are answered
@@ -21,10 +25,28 @@ class IrHttp(models.AbstractModel):
     _inherit = "ir.http"
 
     @classmethod
+    def _pre_dispatch(cls, rule, args):
+        """Cache the raw body of API calls before Odoo parses it as a form.
+
+        Clients often send JSON with curl's default form content type; once
+        werkzeug parsed it as a form the raw bytes would be gone. A body over
+        the API's limit is left unread: the controller answers 413.
+        """
+        super()._pre_dispatch(rule, args)
+        if not _is_api_path(request.httprequest.path):
+            return
+        from ..services import inbound_pipeline  # pylint: disable=import-outside-toplevel
+
+        httprequest = request.httprequest
+        limit = inbound_pipeline.max_body(request.env)
+        if httprequest.content_length is None or httprequest.content_length <= limit:
+            httprequest.get_data()
+
+    @classmethod
     def _handle_error(cls, exception):
         """Return a JSON error response for paths under /api/sync/v1, else defer to Odoo."""
         path = request.httprequest.path if request else ""
-        if not (path == API_PREFIX or path.startswith(API_PREFIX + "/")):
+        if not _is_api_path(path):
             return super()._handle_error(exception)
         trace_id = getattr(request, "bj_trace_id", None) or errors.new_trace_id()
         if isinstance(exception, HTTPException) and exception.code:

@@ -62,7 +62,8 @@ def trace_id_for(headers):
     return client if errors.is_valid_trace_id(client) else errors.new_trace_id()
 
 
-def _max_body(env):
+def max_body(env):
+    """Return the largest request body accepted, in bytes (ir.config_parameter)."""
     value = env["ir.config_parameter"].sudo().get_param(MAX_BODY_PARAM)
     try:
         return max(int(value), 1) if value else DEFAULT_MAX_BODY
@@ -72,7 +73,7 @@ def _max_body(env):
 
 def _read_body(call, env):
     """Read the body, refusing more than the configured maximum (413)."""
-    limit = _max_body(env)
+    limit = max_body(env)
     too_large = ApiError(
         "PAYLOAD_TOO_LARGE",
         f"The request body is larger than {limit} bytes",

@@ -1,5 +1,8 @@
 from . import (
     test_config_constraints,
+    test_http_inbound_auth,
+    test_http_inbound_crud,
+    test_http_inbound_errors,
     test_install,
     test_line_constraints,
     test_log_purge,

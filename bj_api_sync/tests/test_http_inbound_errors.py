@@ -1,0 +1,264 @@
+import json
+import time
+from unittest.mock import patch
+
+import odoo.sql_db
+from odoo import SUPERUSER_ID, api
+from odoo.tests import tagged
+
+from ..engine import ratelimit
+from ..services import inbound_crud
+from .http_common import BjApiHttpCase
+
+
+@tagged("post_install", "-at_install", "bj_api_sync_http")
+class TestInboundErrors(BjApiHttpCase):
+    """Error codes, JSON everywhere, trace ids and the log."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.config = cls.make_config()
+        cls.admin_like = cls.make_user("sys", "base.group_user,base.group_system")
+        cls.admin_key = cls.make_key(cls.admin_like)
+        cls.countries = cls.make_config(model=cls.country_model, endpoint="res.country",
+                                        user_id=cls.admin_like.id)
+        cls.readonly = cls.make_config(endpoint="partners-ro", methods=("GET",))
+
+    def test_unknown_resource_and_paths_are_json_404(self):
+        for path in ("nope", "nope/1", "res.partner/1/extra", "", "res.partner/1/extra/more"):
+            with self.subTest(path=path):
+                self.assertJson(self.call("GET", path), 404, "NOT_FOUND")
+        # Inactive configs are not reachable.
+        self.readonly.active = False
+        self.assertJson(self.call("GET", "partners-ro/search"), 404, "NOT_FOUND")
+
+    def test_verbs_outside_the_config_are_405_with_allow(self):
+        response = self.call("POST", "partners-ro", {"data": {"name": "x"}})
+        self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(response.headers["Allow"], "GET, HEAD")
+        response = self.call("POST", "partners-ro/batch", {"operations": []})
+        self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(response.headers["Allow"], "")
+        response = self.call("DELETE", "partners-ro/1")
+        self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(response.headers["Allow"], "GET, HEAD")
+        response = self.call("PATCH", "res.partner/1", {"data": {}})
+        self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(response.headers["Allow"], "GET, HEAD, PUT, DELETE")
+        response = self.call("PUT", "res.partner/search", {"data": {}})
+        self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(response.headers["Allow"], "GET, HEAD")
+
+    def test_malformed_json_and_wrong_body(self):
+        for raw in ("{bad", "", "null", "[1]", '"text"', "\xff\xfe"):
+            with self.subTest(raw=raw):
+                self.assertJson(self.call("POST", "res.partner", raw=raw), 400,
+                                "VALIDATION_ERROR")
+
+    def test_form_content_type_still_read_as_json(self):
+        response = self.call("POST", "res.partner", raw=json.dumps({"data": {"name": "Form"}}),
+                             headers={"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(self.assertJson(response, 201)["data"]["name"], "Form")
+
+    def test_body_too_large_is_413(self):
+        self.env["ir.config_parameter"].set_param("bj_api_sync.max_body_bytes", "2000")
+        response = self.call("POST", "res.partner", {"data": {"name": "x" * 5000}})
+        body = self.assertJson(response, 413, "PAYLOAD_TOO_LARGE")
+        self.assertEqual(body["error"]["details"]["maximum"], 2000)
+        self.assertFalse(self.env["res.partner"].search([("name", "=", "x" * 5000)]))
+        self.assertJson(self.call("POST", "res.partner", {"data": {"name": "small"}}), 201)
+
+    def test_duplicate_is_409_and_rolled_back(self):
+        headers = {"Authorization": f"Bearer {self.admin_key}"}
+        response = self.call("POST", "res.country", {"data": {"name": f"Land {self.tag}",
+                                                              "code": "BE"}},
+                             headers=headers)
+        self.assertJson(response, 409, "DUPLICATE_RECORD")
+        self.assertFalse(self.env["res.country"].search([("name", "=", f"Land {self.tag}")]))
+        log = self.log_of(response)
+        self.assertEqual((log.state, log.status_code), ("failed", 409))
+
+    def test_archive_without_active_field_is_400(self):
+        country = self.env["res.country"].create({"name": f"Tmp {self.tag}", "code": "QQ"})
+        body = self.assertJson(self.call(
+            "DELETE", f"res.country/{country.id}", {"options": {"archive_instead": True}},
+            headers={"Authorization": f"Bearer {self.admin_key}"},
+        ), 400, "VALIDATION_ERROR")
+        self.assertIn("active", body["error"]["message"])
+        self.assertTrue(country.exists())
+
+    def test_user_error_is_400_with_message(self):
+        partner = self.env["res.partner"].create({"name": "Parent"})
+        body = self.assertJson(self.call("PUT", f"res.partner/{partner.id}",
+                                         {"data": {"parent_id": partner.id}}),
+                               400, "VALIDATION_ERROR")
+        self.assertIn("recursive", body["error"]["message"].lower())
+
+    def test_internal_error_is_500_without_traceback(self):
+        partner = self.env["res.partner"].create({"name": "Boom"})
+
+        def boom(*_args, **_kwargs):
+            raise RuntimeError("secret internals")
+
+        with patch.object(inbound_crud.Resource, "read", boom), \
+                self.assertLogs("odoo.addons.bj_api_sync.services.inbound_errors", "ERROR"):
+            response = self.call("GET", f"res.partner/{partner.id}")
+        body = self.assertJson(response, 500, "INTERNAL_ERROR")
+        self.assertNotIn("secret internals", response.text)
+        self.assertEqual(body["error"]["message"], "Internal server error")
+
+    def test_trace_id_header_body_and_log_match(self):
+        response = self.call("GET", "res.partner/999999999")
+        body = self.assertJson(response, 404, "NOT_FOUND")
+        log = self.log_of(response)
+        self.assertEqual(log.trace_id, body["error"]["trace_id"])
+        self.assertEqual(log.direction, "in")
+        self.assertEqual(log.http_method, "GET")
+        self.assertEqual(log.status_code, 404)
+        self.assertEqual(log.state, "failed")
+        self.assertEqual(log.config_id, self.config)
+        self.assertIn("NOT_FOUND", log.error_message)
+        self.assertIn("/api/sync/v1/res.partner/999999999", log.url)
+        # A valid client X-Request-Id is reused.
+        response = self.call("GET", "res.partner/search?limit=1",
+                             headers={"X-Request-Id": f"req_client{self.tag}"})
+        self.assertJson(response, 200)
+        self.assertEqual(response.headers["X-Request-Id"], f"req_client{self.tag}")
+        log = self.log_of(response)
+        self.assertEqual((log.state, log.status_code, log.res_model),
+                         ("success", 200, "res.partner"))
+        self.assertTrue(log.res_ids)
+        self.assertGreater(log.duration_ms, 0)
+        self.assertTrue(log.response_body.startswith('{"success":true'))
+        # An invalid one is replaced.
+        response = self.call("GET", "res.partner/search?limit=1",
+                             headers={"X-Request-Id": "evil value; x=1"})
+        self.assertNotEqual(response.headers["X-Request-Id"], "evil value; x=1")
+
+    def test_log_of_failed_create_survives_rollback(self):
+        response = self.call("POST", "res.partner", {"data": {"name": False}})
+        self.assertJson(response, 400, "VALIDATION_ERROR")
+        log = self.log_of(response)
+        self.assertEqual(log.state, "failed")
+        self.assertIn('"name":false', log.request_body)
+        response = self.call("POST", "res.partner", {"data": {"name": "Logged"}})
+        body = self.assertJson(response, 201)
+        self.assertEqual(self.log_of(response).res_ids, str(body["id"]))
+
+    def test_no_html_anywhere(self):
+        requests = [
+            ("GET", "nope", None), ("POST", "nope", "x"), ("PATCH", "res.partner", None),
+            ("OPTIONS", "res.partner", None), ("GET", "", None), ("GET", "res.partner/x", None),
+            ("POST", "res.partner", "{"), ("GET", "res.partner/search?domain=((", None),
+            ("DELETE", "res.partner", None), ("GET", "webhooks/zzz/extra", None),
+            ("HEAD", "nope", None),
+        ]
+        for method, path, raw in requests:
+            for auth in (True, False):
+                with self.subTest(method=method, path=path, auth=auth):
+                    response = self.call(method, path, raw=raw, auth=auth)
+                    self.assertGreaterEqual(response.status_code, 400)
+                    self.assertTrue(response.headers["Content-Type"].startswith(
+                        "application/json"), response.headers["Content-Type"])
+                    self.assertNotIn("<html", response.text.lower())
+                    if method != "HEAD":
+                        self.assertIs(response.json()["success"], False)
+
+
+@tagged("post_install", "-at_install", "bj_api_sync_http")
+class TestInboundRateLimit(BjApiHttpCase):
+    """Per-caller limits shared through PostgreSQL."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.config = cls.make_config(rate_limit_per_minute=3, rate_limit_per_hour=100)
+
+    def test_limit_headers_and_429(self):
+        # Stay inside one minute window so the counts are predictable.
+        if time.time() % 60 > 50:
+            time.sleep(61 - time.time() % 60)
+        self.api_key = self.make_key(
+            self.make_user("fresh", "base.group_user,base.group_partner_manager"))
+        first = self.call("GET", "res.partner/search?limit=1")
+        self.assertJson(first, 200)
+        self.assertEqual(first.headers["X-RateLimit-Limit"], "3")
+        self.assertEqual(first.headers["X-RateLimit-Remaining"], "2")
+        reset = int(first.headers["X-RateLimit-Reset"])
+        self.assertGreater(reset, time.time())
+        self.assertLessEqual(reset, time.time() + 61)
+        # A failed (rolled back) request counts too.
+        failed = self.call("POST", "res.partner", {"data": {"name": False}})
+        self.assertJson(failed, 400, "VALIDATION_ERROR")
+        self.assertEqual(failed.headers["X-RateLimit-Remaining"], "1")
+        self.assertJson(self.call("GET", "res.partner/search?limit=1"), 200)
+        refused = self.call("GET", "res.partner/search?limit=1")
+        self.assertJson(refused, 429, "RATE_LIMIT_EXCEEDED")
+        self.assertEqual(refused.headers["X-RateLimit-Remaining"], "0")
+        self.assertGreaterEqual(int(refused.headers["Retry-After"]), 1)
+        self.assertLessEqual(int(refused.headers["Retry-After"]), 60)
+        # Another caller has its own bucket.
+        other = self.make_key(self.make_user("other", "base.group_user"))
+        self.assertJson(self.call("GET", "res.partner/search?limit=1", key=other), 200)
+
+    def test_counters_are_in_the_database_and_purged(self):
+        self.assertJson(self.call("GET", "res.partner/search?limit=1"), 200)
+        bucket = ratelimit.caller_key("key", self.api_key)
+        # The counters are committed on their own cursor: the test transaction's
+        # snapshot does not see them, a new cursor does.
+        with odoo.sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
+            cr.execute("SELECT window_name, count FROM bj_api_rate_limit WHERE caller_key = %s",
+                       (bucket,))
+            self.assertEqual(dict(cr.fetchall()), {"minute": 1, "hour": 1})
+            cr.execute("UPDATE bj_api_rate_limit SET expires_at = 0 WHERE caller_key = %s",
+                       (bucket,))
+            env = api.Environment(cr, SUPERUSER_ID, {})
+            self.assertGreaterEqual(env["bj.api.rate.limit"]._cron_purge_windows(), 2)
+            cr.execute("SELECT count(*) FROM bj_api_rate_limit WHERE caller_key = %s",
+                       (bucket,))
+            self.assertEqual(cr.fetchone()[0], 0)
+
+
+@tagged("post_install", "-at_install", "bj_api_sync_http")
+class TestInboundOpenApi(BjApiHttpCase):
+    """openapi.json describes what the caller reaches and is a valid document."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.config = cls.make_config()
+        cls.public = cls.make_config(model=cls.country_model, endpoint="countries",
+                                     methods=("GET",), auth_type="none")
+        cls.hidden = cls.make_config(
+            model=cls.env["ir.model"]._get("bj.api.log"), endpoint="logs", methods=("GET",),
+        )
+
+    def test_document_is_valid_and_scoped(self):
+        from openapi_spec_validator import validate
+
+        response = self.opener.get(self.base_url() + "/api/sync/v1/openapi.json",
+                                   headers={"Authorization": f"Bearer {self.api_key}"},
+                                   timeout=60)
+        self.assertEqual(response.status_code, 200)
+        self.assertTrue(response.headers["Content-Type"].startswith("application/json"))
+        document = response.json()
+        validate(document)
+        paths = document["paths"]
+        self.assertIn("/api/sync/v1/res.partner", paths)
+        self.assertIn("/api/sync/v1/res.partner/{id}", paths)
+        self.assertEqual(set(paths["/api/sync/v1/res.partner/{id}"]) - {"parameters"},
+                         {"get", "put", "delete"})
+        self.assertIn("/api/sync/v1/countries/search", paths)
+        self.assertNotIn("post", paths.get("/api/sync/v1/countries", {}))
+        # The API user may not read bj.api.log: the resource is not described.
+        self.assertNotIn("/api/sync/v1/logs/search", paths)
+        # Without credentials, only auth "none" resources.
+        response = self.opener.get(self.base_url() + "/api/sync/v1/openapi.json", timeout=60)
+        document = response.json()
+        validate(document)
+        self.assertIn("/api/sync/v1/countries/search", document["paths"])
+        self.assertNotIn("/api/sync/v1/res.partner/search", document["paths"])
+        response = self.opener.get(self.base_url() + "/api/sync/v1/openapi.json",
+                                   headers={"Authorization": "Bearer wrong"}, timeout=60)
+        self.assertJson(response, 401, "AUTHENTICATION_ERROR")
