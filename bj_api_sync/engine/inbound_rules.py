@@ -5,6 +5,8 @@ Which operation a verb means on which path shape, the ``Allow`` header of a
 truthy option values. The controller and the services use these; nothing here
 imports Odoo.
 """
+import re
+
 from .errors import ApiError
 
 #: Path shapes under ``/api/sync/v1/{resource}`` and the operation of each verb.
@@ -27,6 +29,8 @@ VERB_OF_OPERATION = {
 }
 _VERB_ORDER = ("GET", "HEAD", "POST", "PUT", "DELETE")
 _INT4_MAX = 2**31 - 1
+# ASCII digits only: str.isdigit() also accepts other scripts' digits.
+_ID_RE = re.compile(r"[0-9]{1,10}")
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("0", "false", "no", "off", "")
 _NUMERIC_TYPES = ("integer", "many2one", "many2one_reference")
@@ -85,7 +89,7 @@ def method_not_allowed(verb, allow):
 
 def parse_record_id(text):
     """Return the positive int4 record id written in ``text``, or ``None``."""
-    if not isinstance(text, str) or not text.isdigit() or len(text) > 10:
+    if not isinstance(text, str) or not _ID_RE.fullmatch(text):
         return None
     value = int(text)
     return value if 0 < value <= _INT4_MAX else None
