@@ -1,6 +1,10 @@
-from . import test_install
-from . import test_config_constraints
-from . import test_line_constraints
-from . import test_security
-from . import test_log_purge
-from . import test_views
+from . import (
+    test_config_constraints,
+    test_install,
+    test_line_constraints,
+    test_log_purge,
+    test_outbound,
+    test_outbox_concurrency,
+    test_security,
+    test_views,
+)
