@@ -8,6 +8,7 @@ description of what the caller may see). Anything else is an
 :class:`~.errors.ApiError` ``VALIDATION_ERROR`` naming what is wrong.
 """
 import ast
+import contextlib
 import json
 import math
 import re
@@ -46,10 +47,8 @@ def _domain_error(message, **details):
 
 def _load_domain(raw):
     """Turn the raw text into Python data: JSON first, then a Python literal."""
-    try:
+    with contextlib.suppress(ValueError, RecursionError):
         return json.loads(raw)
-    except (ValueError, RecursionError):
-        pass
     try:
         # literal_eval only builds constants, lists, tuples, dicts and sets: no
         # names, calls or attributes, so "__import__('os')" is refused here.

@@ -1,5 +1,6 @@
 from . import (
     bj_api_log,
+    bj_api_outbox,
     bj_api_rate_limit,
     bj_api_sync_config,
     bj_api_sync_config_inbound,

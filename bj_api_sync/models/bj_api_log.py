@@ -47,6 +47,10 @@ class BjApiLog(models.Model):
     res_model = fields.Char(string="Model", index=True)
     res_ids = fields.Char(string="Record IDs", help="Comma-separated ids of the records involved.")
     trace_id = fields.Char(index=True, help="Request id shared with the X-Request-Id header.")
+    outbox_id = fields.Many2one(
+        "bj.api.outbox", string="Queued Delivery", ondelete="set null", index="btree_not_null"
+    )
+    outbox_state = fields.Selection(related="outbox_id.state", string="Delivery State")
     display_label = fields.Char(compute="_compute_display_label")
     create_date = fields.Datetime(index=True)
 
@@ -91,6 +95,10 @@ class BjApiLog(models.Model):
         if count:
             _logger.info("Purged %s BJ API log(s) older than %s days", count, days)
         return count
+
+    def action_retry_delivery(self):
+        """Queue the delivery of these logs again (failed outbound deliveries)."""
+        return self.outbox_id.action_retry()
 
     def action_open_config(self):
         """Open the configuration of this log."""

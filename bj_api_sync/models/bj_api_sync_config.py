@@ -1,11 +1,17 @@
 import datetime as pydatetime
+import logging
 import re
 from urllib.parse import urlparse
 
 from odoo import _, api, fields, models
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import dateutil, safe_eval, time
+
+from ..engine import batching, http_client
+from ..services import odoo_mapping, outbound
+
+_logger = logging.getLogger(__name__)
 
 # An inbound endpoint is one path segment under /api/sync/v1/: model-like names
 # (res.partner), slugs (customers) and underscores, nothing that needs escaping.
@@ -63,7 +69,7 @@ class BjApiSyncConfig(models.Model):
         "Out: Odoo calls the external API.",
     )
     model_id = fields.Many2one(
-        "ir.model", required=True, ondelete="cascade", index=True, string="Model"
+        "ir.model", required=True, ondelete="cascade", index=True
     )
     model_name = fields.Char(
         related="model_id.model", store=True, index=True, string="Model Technical Name"
@@ -115,7 +121,7 @@ class BjApiSyncConfig(models.Model):
         "bj.api.sync.param", "config_id", string="Parameters", copy=True
     )
     is_paginated = fields.Boolean(
-        string="Is Paginated", help="Outbound: send records in batches of Page Size."
+        help="Outbound: send records in batches of Page Size."
     )
     page_size = fields.Integer(
         default=100,
@@ -317,6 +323,153 @@ class BjApiSyncConfig(models.Model):
                 )
             ) from exc
         return domain
+
+    # ------------------------------------------------------------ outbound API
+    def _make_outbound_http_request(self, record, config_id, timeout=None):
+        """Send ``record`` (one or many records) to the API of config ``config_id``.
+
+        Callable from server actions, scheduled actions and automated actions.
+        ``timeout`` overrides the config's timeouts (seconds, or a (connect, read)
+        tuple). Records outside the config's filter domain are skipped. Inside an
+        automated action (or with ``bj_api_sync_queue`` in the context) the
+        delivery is queued in the outbox and sent after commit; otherwise it is
+        sent now, and a failure is retried through the outbox. Returns an
+        ``OutboundResult`` (dict with attribute access: success, state,
+        status_code, body, data, error, log_id, log_ids, outbox_ids, ...); an
+        external failure is logged and reported there, never raised.
+        """
+        config = self._get_outbound_config(config_id)
+        records = config._select_records(record)
+        if self.env.context.get("__action_done") is not None or self.env.context.get(
+            "bj_api_sync_queue"
+        ):
+            items = self.env["bj.api.outbox"]._enqueue(config, records, "automation")
+            return outbound.OutboundResult(
+                success=True, state="pending", status_code=None, body="", data=None, error=None,
+                log_id=False, log_ids=[], outbox_ids=items.ids, requests=0, results=[],
+            )
+        return outbound.send_now(config, records, timeout)
+
+    def _get_outbound_config(self, config_id):
+        """Return the active outbound config ``config_id`` in sudo, or raise UserError."""
+        if isinstance(config_id, models.BaseModel):
+            config_id = config_id.id
+        config = self.sudo().browse(int(config_id or 0)).exists()
+        if not config:
+            raise UserError(_("There is no BJ API configuration with id %s.", config_id))
+        if config.request_type != "out":
+            raise UserError(_("Configuration %s is not an outbound configuration.", config.name))
+        if not config.active:
+            raise UserError(_("Configuration %s is archived.", config.name))
+        return config
+
+    def _select_records(self, record):
+        """Return the records of ``record`` that match this config's model and domain."""
+        self.ensure_one()
+        if not isinstance(record, models.BaseModel):
+            raise UserError(_("_make_outbound_http_request needs a recordset, got %r.", record))
+        if record._name != self.model_name:
+            raise UserError(
+                _(
+                    "Configuration %(name)s sends %(model)s records, not %(other)s.",
+                    name=self.name, model=self.model_name, other=record._name,
+                )
+            )
+        domain = self._get_filter_domain()
+        if not domain or not record:
+            return record
+        # Matching is done in SQL by chunks: records may be many.
+        kept = []
+        for ids in batching.chunk_ids(record.ids, 1000):
+            kept += record.browse(ids).with_context(active_test=False).search(
+                expression.AND([[("id", "in", ids)], domain])
+            ).ids
+        keep = set(kept)
+        return record.browse([i for i in record.ids if i in keep])
+
+    def _build_payloads(self, records):
+        """Return the JSON payloads of ``records`` built by this config's mapping."""
+        self.ensure_one()
+        return odoo_mapping.build_payloads(self.sudo(), records)
+
+    def _enqueue_outbound(self, records, event="manual"):
+        """Queue ``records`` (filtered by the domain) for delivery after commit."""
+        self.ensure_one()
+        config = self._get_outbound_config(self.id)
+        return self.env["bj.api.outbox"]._enqueue(config, config._select_records(records), event)
+
+    def action_send_now(self):
+        """Queue every record matching the domain and start the delivery worker."""
+        self.ensure_one()
+        config = self._get_outbound_config(self.id)
+        Model = self.env[config.model_name]
+        ids = Model.search(config._get_filter_domain()).ids
+        Outbox = self.env["bj.api.outbox"].sudo()
+        size = config.page_size if config.is_paginated else 1
+        vals = [
+            {
+                "config_id": config.id,
+                "event": "manual",
+                "res_model": config.model_name,
+                "res_ids": ",".join(map(str, chunk)),
+                "idempotency_key": outbound.new_key(),
+                "max_attempts": config.max_retries + 1,
+            }
+            for chunk in batching.chunk_ids(ids, size)
+        ]
+        Outbox.create(vals)
+        Outbox._trigger_delivery()
+        return self._notify(
+            "success" if ids else "warning",
+            _("%(count)s record(s) of %(model)s queued for delivery in %(items)s request(s).",
+              count=len(ids), model=config.model_name, items=len(vals)),
+        )
+
+    def action_test_connection(self):
+        """Reach the config's URL with its authentication and report the answer."""
+        self.ensure_one()
+        config = self._get_outbound_config(self.id)
+        factory = outbound.RequestFactory(config)
+        req = factory.request(None, outbound.new_key())
+        req.method = "HEAD"
+        result = http_client.send_once(req, session=factory.session)
+        status = result.status_code
+        if status is None:
+            kind = "danger"
+            message = _("Cannot reach %(url)s: %(error)s", url=config.url, error=result.error)
+        elif status in (401, 403):
+            kind = "warning"
+            message = _("The server answered HTTP %(status)s: the credentials were refused.",
+                        status=status)
+        elif status >= 500:
+            kind = "warning"
+            message = _("The server answered HTTP %(status)s (server error).", status=status)
+        else:
+            kind = "success"
+            message = _("Connected: HTTP %(status)s in %(ms)s ms.", status=status,
+                        ms=round(result.duration_ms))
+        self.env["bj.api.log"].sudo().create(
+            factory.log_values(
+                result, state="success" if kind == "success" else "failed", attempt=1,
+                res_model=False, res_ids=[],
+            )
+        )
+        return self._notify(kind, message, sticky=kind != "success")
+
+    def _notify(self, kind, message, sticky=False):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": kind, "message": message, "sticky": sticky,
+                       "title": self.name},
+        }
+
+    def action_view_outbox(self):
+        """Open the outbound queue of this configuration."""
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("bj_api_sync.action_bj_api_outbox")
+        action["domain"] = [("config_id", "=", self.id)]
+        return action
 
     def action_view_logs(self):
         """Open the logs of this configuration."""

@@ -24,7 +24,6 @@ class BjApiSyncConfigLine(models.Model):
     model_id = fields.Many2one(related="config_id.model_id")
     field_id = fields.Many2one(
         "ir.model.fields",
-        string="Field",
         ondelete="cascade",
         domain="[('model_id', '=', model_id)]",
     )

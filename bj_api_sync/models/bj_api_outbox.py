@@ -1,0 +1,209 @@
+import logging
+import threading
+import time
+from datetime import timedelta
+
+from psycopg2 import errors as pg_errors
+
+from odoo import _, api, fields, models
+
+from ..engine import masking
+from ..services import outbound
+
+_logger = logging.getLogger(__name__)
+
+# One cron run delivers for at most this long, then triggers itself again, so a
+# long queue never holds a cron worker past Odoo's time limits.
+RUN_BUDGET_SECONDS = 60
+# Items left "pending" by a dead worker are claimed again: their row lock died
+# with the worker's transaction, so SKIP LOCKED sees them as free.
+CLAIM_SQL = """
+    SELECT id FROM bj_api_outbox
+     WHERE state IN ('pending', 'retrying') AND next_attempt_at <= %s
+     ORDER BY next_attempt_at, id
+     LIMIT 1
+     FOR NO KEY UPDATE SKIP LOCKED
+"""
+
+
+class BjApiOutbox(models.Model):
+    """A delivery waiting for, or done by, the outbound worker (the outbox).
+
+    Items are written in the transaction that caused them, so a rolled-back
+    change sends nothing; the cron "BJ API: Deliver outbound queue" sends them
+    after commit, retries them with backoff, and leaves failures visible here.
+    """
+
+    _name = "bj.api.outbox"
+    _description = "BJ API Outbound Queue"
+    _order = "id desc"
+
+    config_id = fields.Many2one(
+        "bj.api.sync.config", string="Configuration", required=True, ondelete="cascade",
+        index=True,
+    )
+    event = fields.Char(help="What queued it: create, update, delete, manual, retry, webhook...")
+    state = fields.Selection(
+        [("pending", "Pending"), ("retrying", "Retrying"), ("done", "Done"), ("failed", "Failed")],
+        required=True,
+        default="pending",
+        index=True,
+    )
+    res_model = fields.Char(string="Model")
+    res_ids = fields.Char(string="Record IDs")
+    payload = fields.Text(help="The JSON body, built when the item was queued. Empty: built "
+                          "from the records at delivery.")
+    idempotency_key = fields.Char(
+        required=True, index=True, readonly=True,
+        help="Sent as the Idempotency-Key header; the same on every attempt of this delivery.",
+    )
+    attempt_count = fields.Integer(string="Attempts", default=0)
+    max_attempts = fields.Integer(default=4)
+    next_attempt_at = fields.Datetime(default=fields.Datetime.now, index=True)
+    last_attempt_at = fields.Datetime()
+    last_status_code = fields.Integer()
+    last_error = fields.Text()
+    log_ids = fields.One2many("bj.api.log", "outbox_id", string="Attempts Log")
+
+    def _res_id_list(self):
+        return [int(i) for i in (self.res_ids or "").split(",") if i.strip().isdigit()]
+
+    def _records(self):
+        """Return the records this item is about (they may no longer exist)."""
+        self.ensure_one()
+        if not self.res_model or self.res_model not in self.env:
+            return self.env["res.partner"].browse()
+        return self.env[self.res_model].browse(self._res_id_list())
+
+    # ------------------------------------------------------------- enqueueing
+    @api.model
+    def _enqueue(self, config, records, event, payloads=None):
+        """Queue ``records`` for delivery through ``config`` after this transaction.
+
+        With ``payloads`` (a list aligned with ``records``) each payload is sent as
+        the body as it is; otherwise the config's mapping builds them now.
+        Returns the new items; the delivery cron is triggered for after commit.
+        """
+        config = config.sudo()
+        if not records:
+            return self.browse()
+        items = self.sudo().create(outbound.enqueue_values(config, records, event, payloads))
+        self._trigger_delivery()
+        return items
+
+    @api.model
+    def _create_from_attempt(self, config, records, body, key, result, will_retry):
+        """Record a failed first attempt made outside the queue, for its retries."""
+        secrets = outbound.config_secrets(config)
+        now = fields.Datetime.now()
+        vals = {
+            "config_id": config.id,
+            "event": "direct",
+            "res_model": records._name,
+            "res_ids": ",".join(str(i) for i in records.ids),
+            "payload": outbound.json.dumps(body, separators=(",", ":"), ensure_ascii=False,
+                                           default=str),
+            "idempotency_key": key,
+            "attempt_count": 1,
+            "max_attempts": config.max_retries + 1,
+            "last_attempt_at": now,
+            "last_status_code": result.status_code or 0,
+            "last_error": masking.mask_text(result.error or "", secrets),
+            "state": "retrying" if will_retry else "failed",
+            "next_attempt_at": now + timedelta(seconds=outbound.retry_delay(config, 1, result))
+            if will_retry else now,
+        }
+        item = self.sudo().create(vals)
+        if will_retry:
+            self._trigger_delivery(at=vals["next_attempt_at"])
+        return item
+
+    @api.model
+    def _trigger_delivery(self, at=None):
+        cron = self.env.ref("bj_api_sync.ir_cron_outbox_deliver", raise_if_not_found=False)
+        if cron:
+            cron.sudo()._trigger(at=at)
+
+    # --------------------------------------------------------------- delivery
+    def _claim_next(self):
+        """Lock and return the next due item, or an empty recordset."""
+        self.flush_model()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                # Due times are written with the application's clock, so they
+                # are compared with it too (not with the transaction's now()).
+                self.env.cr.execute(CLAIM_SQL, (fields.Datetime.now(),))
+                row = self.env.cr.fetchone()
+        except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
+            return self.browse()
+        return self.browse(row[0]) if row else self.browse()
+
+    @api.model
+    def _cron_deliver(self, budget_seconds=RUN_BUDGET_SECONDS, limit=None):
+        """Deliver due items one by one, each in its own transaction; return the count.
+
+        Two workers never take the same item (row lock with SKIP LOCKED); an item
+        whose worker died is taken again. Re-triggers itself when work remains.
+        """
+        testing = getattr(threading.current_thread(), "testing", False)
+        deadline = time.monotonic() + budget_seconds
+        done = 0
+        while time.monotonic() < deadline and (limit is None or done < limit):
+            item = self._claim_next()
+            if not item:
+                break
+            try:
+                with self.env.cr.savepoint():
+                    outbound.deliver(item)
+            except Exception as exc:  # a bad item must not stop the queue
+                _logger.exception("bj_api_sync: delivery of outbox item %s failed", item.id)
+                item.write({"state": "failed", "last_error": str(exc),
+                            "attempt_count": item.attempt_count + 1})
+            done += 1
+            if not testing:
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+        self._schedule_next_run(more_now=time.monotonic() >= deadline)
+        return done
+
+    def _schedule_next_run(self, more_now=False):
+        if more_now:
+            self._trigger_delivery()
+            return
+        self.flush_model()
+        self.env.cr.execute(
+            "SELECT min(next_attempt_at) FROM bj_api_outbox WHERE state IN ('pending', 'retrying')"
+        )
+        nxt = self.env.cr.fetchone()[0]
+        if nxt:
+            self._trigger_delivery(at=max(nxt, fields.Datetime.now()))
+
+    # ------------------------------------------------------------------ actions
+    def action_retry(self):
+        """Queue failed (or waiting) items for a new delivery with fresh retries."""
+        items = self.filtered(lambda i: i.state in ("failed", "retrying", "pending"))
+        for item in items:
+            item.write(
+                {
+                    "state": "pending",
+                    "next_attempt_at": fields.Datetime.now(),
+                    "max_attempts": item.attempt_count + item.config_id.max_retries + 1,
+                }
+            )
+        if items:
+            self._trigger_delivery()
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {
+                "type": "success" if items else "warning",
+                "message": _("%s delivery(ies) queued again.", len(items)) if items
+                else _("Nothing to retry: only failed or waiting deliveries can be retried."),
+                "next": {"type": "ir.actions.act_window_close"},
+            },
+        }
+
+    def action_deliver_now(self):
+        """Deliver the selected waiting items now, in this request."""
+        for item in self.filtered(lambda i: i.state in ("pending", "retrying")):
+            outbound.deliver(item)
+        return True

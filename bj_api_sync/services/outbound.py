@@ -1,0 +1,371 @@
+"""Outbound delivery on top of the engine: requests from configs, logs, outbox.
+
+The models call these functions; the HTTP work and the rules (retry policy,
+masking, mapping) are in :mod:`..engine`. Everything here runs with the
+config in sudo (its secrets are manager-only fields) and writes logs and outbox
+items in sudo, while records are read in the caller's environment.
+"""
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+
+from odoo import _, fields
+from odoo.exceptions import UserError
+
+from ..engine import auth_headers, batching, http_client, masking, policy
+from ..engine.mapping import MappingError, get_dotted
+from . import odoo_mapping
+
+_logger = logging.getLogger(__name__)
+
+# Records read per chunk when a config is not paginated: bounds memory and
+# keeps the ORM's prefetching efficient.
+READ_CHUNK = 200
+# Delivery cap on Retry-After / backoff: a server asking for more than this is
+# retried later by the outbox anyway.
+MAX_RETRY_DELAY = 3600.0
+
+
+class OutboundResult(dict):
+    """What ``_make_outbound_http_request`` returns: a dict with attribute access.
+
+    Keys: ``success`` (bool), ``state`` (success / failed / retrying / pending),
+    ``status_code``, ``body`` (response text), ``data`` (parsed JSON or None),
+    ``error``, ``log_id``, ``log_ids``, ``outbox_ids``, ``requests`` (how many
+    were sent) and ``results`` (one small dict per request when several were sent).
+    """
+
+    def __getattr__(self, name):
+        try:
+            return self[name]
+        except KeyError as exc:
+            raise AttributeError(name) from exc
+
+
+# ---------------------------------------------------------------- request parts
+def config_secrets(config):
+    """Return the values that must never appear in a log for this config."""
+    secrets = [config.auth_password, config.bearer_token, config.auth_login]
+    if config.auth_type == "custom":
+        secrets += config.header_ids.mapped("value")
+    return tuple(s for s in secrets if s)
+
+
+def base_headers(config):
+    """Return the config's authentication and custom headers (custom ones win)."""
+    headers = auth_headers.build_auth_headers(
+        config.auth_type,
+        login=config.auth_login,
+        password=config.auth_password,
+        token=config.bearer_token,
+    )
+    for header in config.header_ids:
+        if header.key:
+            headers[header.key.strip()] = header.value or ""
+    return headers
+
+
+def base_params(config):
+    """Return the config's URL parameters as (key, value) pairs."""
+    return [(p.key, p.value or "") for p in config.param_ids if p.key]
+
+
+def identifier_key(config):
+    """Return the external key of the config's Record Identifier line, or None."""
+    line = config.line_ids.filtered("is_identifier")[:1]
+    return line.external_key if line else None
+
+
+def method_of(config):
+    """Return the config's single HTTP verb."""
+    method = config.http_method_ids[:1].name
+    if not method:
+        raise UserError(_("Configuration %s has no HTTP method.", config.name))
+    return method.upper()
+
+
+class RequestFactory:
+    """Builds the requests of one config once its fixed parts are known."""
+
+    def __init__(self, config, timeout=None):
+        config.ensure_one()
+        if config.request_type != "out":
+            raise UserError(_("Configuration %s is not an outbound configuration.", config.name))
+        self.config = config
+        self.method = method_of(config)
+        try:
+            self.headers = base_headers(config)
+        except auth_headers.AuthConfigError as exc:
+            raise UserError(
+                _("Authentication of %(name)s is incomplete: %(error)s", name=config.name,
+                  error=exc)
+            ) from exc
+        self.params = base_params(config)
+        self.secrets = config_secrets(config)
+        self.identifier = identifier_key(config)
+        try:
+            self.timeout = http_client.normalise_timeout(
+                timeout, default=(config.connection_timeout, config.read_timeout)
+            )
+        except ValueError as exc:
+            raise UserError(_("Invalid timeout %(timeout)r: %(error)s", timeout=timeout,
+                              error=exc)) from exc
+        self.session = http_client.get_session(("bj_api_sync", config.env.cr.dbname, config.id))
+        self.body_limit = config.env["bj.api.log"]._get_body_limit()
+
+    def request(self, body, idempotency_key):
+        """Return the OutboundRequest that sends ``body`` (a dict or a list of dicts).
+
+        GET sends no body; GET and DELETE carry the record identifier (when the
+        config has one and a single record is sent) in the query string.
+        """
+        params = list(self.params)
+        if self.identifier and isinstance(body, dict) and self.method in ("GET", "DELETE"):
+            value = get_dotted(body, self.identifier)
+            if value not in (None, False, ""):
+                params.append((self.identifier, str(value)))
+        return http_client.OutboundRequest(
+            method=self.method,
+            url=self.config.url.strip(),
+            params=params,
+            headers=self.headers,
+            json_body=None if self.method == "GET" else body,
+            timeout=self.timeout,
+            idempotency_key=idempotency_key,
+        )
+
+    def send(self, body, idempotency_key):
+        """Send ``body`` once; return ``(request, AttemptResult)``."""
+        req = self.request(body, idempotency_key)
+        return req, http_client.send_once(req, session=self.session)
+
+    def log_values(self, result, *, state, attempt, res_model, res_ids, outbox_id=False):
+        """Return the bj.api.log values of one attempt, with secrets masked."""
+        error = result.error
+        return {
+            "config_id": self.config.id,
+            "direction": "out",
+            "http_method": self.method,
+            "url": masking.mask_url(result.url or self.config.url, self.secrets),
+            "request_headers": masking.dumps_headers(
+                masking.mask_headers(result.sent_headers, self.secrets)
+            ),
+            "request_body": masking.mask_body(result.sent_body, self.secrets, self.body_limit),
+            "status_code": result.status_code or 0,
+            "response_headers": masking.dumps_headers(
+                masking.mask_headers(result.response_headers, self.secrets)
+            ),
+            "response_body": masking.mask_body(
+                result.response_text, self.secrets, self.body_limit
+            ),
+            "duration_ms": result.duration_ms,
+            "state": state,
+            "error_message": masking.mask_text(error, self.secrets) if error else False,
+            "attempt": attempt,
+            "res_model": res_model,
+            "res_ids": ",".join(str(i) for i in res_ids),
+            "outbox_id": outbox_id,
+        }
+
+
+def retry_delay(config, attempts_made, result):
+    """Return the seconds to wait before retrying after ``attempts_made`` attempts."""
+    return policy.backoff_delay(
+        attempts_made,
+        config.retry_backoff,
+        retry_after=result.retry_after,
+        cap=MAX_RETRY_DELAY,
+    )
+
+
+def new_key():
+    """Return a fresh Idempotency-Key for one delivery."""
+    return uuid.uuid4().hex
+
+
+# ------------------------------------------------------------------ direct path
+def units_of(config, records):
+    """Yield ``(records, body)`` per request: chunks of page_size when paginated,
+    else one record at a time; records are read in chunks so memory stays flat."""
+    size = config.page_size if config.is_paginated else READ_CHUNK
+    for ids in batching.chunk_ids(records.ids, size):
+        chunk = records.browse(ids)
+        payloads = odoo_mapping.build_payloads(config, chunk)
+        if config.is_paginated:
+            yield chunk, payloads
+        else:
+            yield from zip(chunk, payloads)
+        chunk.invalidate_recordset()
+
+
+def send_now(config, records, timeout=None):
+    """Send ``records`` to the config's API now (one attempt per request).
+
+    A retryable failure is queued in the outbox for the next attempts; a final
+    failure is queued as failed so it can be retried from the UI. Returns an
+    :class:`OutboundResult`; external failures never raise.
+    """
+    factory = RequestFactory(config, timeout)
+    Log = config.env["bj.api.log"].sudo()
+    Outbox = config.env["bj.api.outbox"].sudo()
+    results, log_ids, outbox_ids = [], [], []
+    last = None
+    pending_logs = []
+    units = units_of(config, records)
+    while True:
+        try:
+            recs, body = next(units)
+        except StopIteration:
+            break
+        except MappingError as exc:
+            _logger.warning("bj_api_sync: %s", exc)
+            raise UserError(str(exc)) from exc
+        key = new_key()
+        _req, result = factory.send(body, key)
+        state = policy.SUCCESS if result.ok else "failed"
+        outbox_id = False
+        if not result.ok:
+            will_retry = result.outcome == policy.RETRY and config.max_retries > 0
+            state = "retrying" if will_retry else "failed"
+            outbox_id = Outbox._create_from_attempt(
+                config, recs, body, key, result, will_retry=will_retry
+            ).id
+            outbox_ids.append(outbox_id)
+        pending_logs.append(
+            factory.log_values(
+                result, state=state, attempt=1, res_model=records._name, res_ids=recs.ids,
+                outbox_id=outbox_id,
+            )
+        )
+        results.append({"status_code": result.status_code, "state": state,
+                        "error": result.error, "res_ids": recs.ids})
+        last = result
+        if len(pending_logs) >= 100:
+            log_ids += Log.create(pending_logs).ids
+            pending_logs = []
+    if pending_logs:
+        log_ids += Log.create(pending_logs).ids
+    for entry, log_id in zip(results, log_ids):
+        entry["log_id"] = log_id
+    return summarize(results, last, log_ids, outbox_ids)
+
+
+def summarize(results, last, log_ids, outbox_ids):
+    """Return the OutboundResult of a run of requests."""
+    if not results:
+        return OutboundResult(
+            success=True, state="success", status_code=None, body="", data=None, error=None,
+            log_id=False, log_ids=[], outbox_ids=[], requests=0, results=[],
+        )
+    states = {r["state"] for r in results}
+    state = "failed" if "failed" in states else "retrying" if "retrying" in states else "success"
+    errors = [r["error"] for r in results if r["error"]]
+    return OutboundResult(
+        success=state == "success",
+        state=state,
+        status_code=last.status_code,
+        body=last.response_text,
+        data=last.json(),
+        error=errors[-1] if errors else None,
+        log_id=log_ids[-1] if log_ids else False,
+        log_ids=log_ids,
+        outbox_ids=outbox_ids,
+        requests=len(results),
+        results=results if len(results) > 1 else [],
+    )
+
+
+# ------------------------------------------------------------------ outbox path
+def enqueue_values(config, records, event, payloads=None):
+    """Return the bj.api.outbox values that deliver ``records`` later.
+
+    Payloads are built now (so a deletion still has its data), one item per
+    record, or one per chunk of page_size when the config is paginated and the
+    payloads are the config's own. A mapping error gives a failed item that
+    names the problem instead of blocking the user's transaction.
+    """
+    now = fields.Datetime.now()
+    common = {
+        "config_id": config.id,
+        "event": event,
+        "res_model": records._name,
+        "state": "pending",
+        "next_attempt_at": now,
+        "max_attempts": config.max_retries + 1,
+    }
+    try:
+        if payloads is None:
+            payloads = odoo_mapping.build_payloads(config, records)
+            grouped = config.is_paginated
+        else:
+            grouped = False
+    except MappingError as exc:
+        _logger.warning("bj_api_sync: %s", exc)
+        return [dict(common, res_ids=",".join(map(str, records.ids)), payload=False,
+                     state="failed", last_error=str(exc), idempotency_key=new_key())]
+    pairs = list(zip(records.ids, payloads))
+    size = config.page_size if grouped else 1
+    values = []
+    for chunk in batching.chunked(pairs, size):
+        body = [p for _id, p in chunk] if grouped else chunk[0][1]
+        values.append(
+            dict(
+                common,
+                res_ids=",".join(str(i) for i, _p in chunk),
+                payload=json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str),
+                idempotency_key=new_key(),
+            )
+        )
+    return values
+
+
+def deliver(item):
+    """Make the next attempt of one outbox item and record its outcome.
+
+    Returns the log written. The item ends done, retrying (with its next attempt
+    time) or failed.
+    """
+    config = item.config_id.sudo()
+    factory = RequestFactory(config)
+    attempt = item.attempt_count + 1
+    if item.payload:
+        body = json.loads(item.payload)
+    else:
+        records = item._records().exists()
+        try:
+            body = odoo_mapping.build_payloads(config, records)
+        except MappingError as exc:
+            item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt})
+            return item.env["bj.api.log"]
+        if not config.is_paginated:
+            body = body[0] if body else None
+        if not body:
+            item.write({"state": "done", "last_error": _("The records no longer exist."),
+                        "attempt_count": attempt})
+            return item.env["bj.api.log"]
+    _req, result = factory.send(body, item.idempotency_key)
+    if result.ok:
+        state, vals = "success", {"state": "done", "last_error": False}
+    elif result.outcome == policy.RETRY and attempt < item.max_attempts:
+        delay = retry_delay(config, attempt, result)
+        state = "retrying"
+        vals = {
+            "state": "retrying",
+            "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay),
+            "last_error": masking.mask_text(result.error or "", factory.secrets),
+        }
+    else:
+        state = "failed"
+        vals = {"state": "failed",
+                "last_error": masking.mask_text(result.error or "", factory.secrets)}
+    vals.update(attempt_count=attempt, last_status_code=result.status_code or 0,
+                last_attempt_at=fields.Datetime.now())
+    item.write(vals)
+    return item.env["bj.api.log"].sudo().create(
+        factory.log_values(
+            result, state=state, attempt=attempt, res_model=item.res_model,
+            res_ids=item._res_id_list(), outbox_id=item.id,
+        )
+    )

@@ -1,0 +1,46 @@
+from odoo import SUPERUSER_ID, api
+from odoo.tests import tagged
+
+from .common import BjApiSyncCase
+
+
+@tagged("post_install", "-at_install")
+class TestOutboxConcurrency(BjApiSyncCase):
+    """Claims between real, separate transactions (data committed for the test)."""
+
+    def _env(self, cr):
+        return api.Environment(cr, SUPERUSER_ID, {})
+
+    def test_workers_never_share_an_item_and_a_dead_workers_item_is_taken_again(self):
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            config = env["bj.api.sync.config"].create({
+                "name": "Concurrency", "request_type": "out",
+                "model_id": env["ir.model"]._get("res.partner").id,
+                "url": "http://127.0.0.1:9/x",
+                "http_method_ids": [(6, 0, env.ref("bj_api_sync.http_method_post").ids)],
+            })
+            items = env["bj.api.outbox"].create([
+                {"config_id": config.id, "idempotency_key": f"k{i}", "payload": "{}"}
+                for i in range(2)
+            ])
+            item_ids, config_id = set(items.ids), config.id
+        cursors = [self.registry.cursor() for _i in range(3)]
+        try:
+            first = self._env(cursors[0])["bj.api.outbox"]._claim_next()
+            second = self._env(cursors[1])["bj.api.outbox"]._claim_next()
+            third = self._env(cursors[2])["bj.api.outbox"]._claim_next()
+            self.assertEqual({first.id, second.id}, item_ids)
+            self.assertFalse(third, "both items are locked by running workers")
+            cursors[0].rollback()  # the first worker dies before it finished
+            cursors[2].rollback()
+            again = self._env(cursors[2])["bj.api.outbox"]._claim_next()
+            self.assertEqual(again.id, first.id)
+        finally:
+            for cr in cursors:
+                cr.rollback()
+                cr.close()
+            with self.registry.cursor() as cr:
+                env = self._env(cr)
+                env["bj.api.outbox"].browse(list(item_ids)).unlink()
+                env["bj.api.sync.config"].browse(config_id).unlink()
