@@ -12,11 +12,12 @@ mapped by :mod:`.inbound_errors`).
 import logging
 from dataclasses import dataclass, field
 
+from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 
-from ..engine import inbound_rules, payload, query
+from ..engine import inbound_rules, mapping, payload, query
 from ..engine.errors import ApiError
-from . import inbound_errors, inbound_mapping
+from . import inbound_errors, odoo_mapping
 
 _logger = logging.getLogger(__name__)
 
@@ -149,7 +150,11 @@ class Resource:
             if selection is not None:
                 wanted = set(selection)
                 lines = tuple(line for line in lines if line.external_key in wanted)
-            payloads = inbound_mapping.build_payloads(self.spec, records, lines)
+            payloads = mapping.build_payloads(
+                records, lines, odoo_mapping.ACCESS, run_script=odoo_mapping.run_script,
+                script_context=odoo_mapping.script_context(records.env, records._name),
+                config_name=self.spec.name,
+            )
             return [{"id": record.id, **data} for record, data in zip(records, payloads)]
         names = list(selection) if selection is not None else list(self.fsets.default_read)
         names = [n for n in names if n != "id"]
@@ -201,14 +206,12 @@ class Resource:
         return resolve
 
     def _script_value(self, line, value, data, record):
-        context = inbound_mapping.script_context(
-            self.env, self.spec.model, request_data=data, record=record, value=value
-        )
+        record = self.model.browse() if record is None else record
+        context = odoo_mapping.script_context(self.env, self.spec.model, request_data=data)
+        context.update(record=record, records=record, value=value)
         try:
-            result = inbound_mapping.run_script(line.python_code, line.python_mode, context)
-        except ApiError:
-            raise
-        except (inbound_errors.AccessError, inbound_errors.UserError):
+            result = odoo_mapping.run_script(line.python_code, line.python_mode, context)
+        except (ApiError, AccessError, UserError):
             raise
         except Exception as exc:  # a script failure is a refusal of this input
             raise ApiError(
@@ -311,7 +314,7 @@ class Resource:
         return self.model.create(values), True
 
     # ------------------------------------------------------------------ operations
-    def create(self, body):
+    def do_create(self, body):
         """``POST /{resource}``: create, or upsert through the Record Identifier line."""
         data, options = payload.split_request(body)
         return_fields = options.get("return_fields")
@@ -338,7 +341,7 @@ class Resource:
             return [k for k in payload.flatten(data, keys) if k in keys]
         return [k for k in data if k in self.fsets.readable]
 
-    def update(self, record_id, body):
+    def do_update(self, record_id, body):
         """``PUT /{resource}/{id}``: write the given fields."""
         data, options = payload.split_request(body)
         partial = inbound_rules.parse_flag(options.get("partial_update", True),
@@ -368,7 +371,7 @@ class Resource:
             "write_date": payload.serialize_value(write_date, {"type": "datetime"}),
         }, [record.id])
 
-    def delete(self, record_id, options):
+    def do_delete(self, record_id, options):
         """``DELETE /{resource}/{id}``: delete, or archive with ``archive_instead``."""
         archive = inbound_rules.parse_flag(options.get("archive_instead"),
                                            "options.archive_instead")
@@ -389,14 +392,14 @@ class Resource:
         self.env.flush_all()
         return Result(200, {"success": True, "message": message, "id": record_id}, [record_id])
 
-    def read(self, record_id, args):
+    def do_read(self, record_id, args):
         """``GET /{resource}/{id}``: one record."""
         selection = self.parse_selection(args.get("fields"))
         record = self.find(record_id)
         return Result(200, {"success": True, "id": record.id,
                             "data": self.serialize(record, selection)[0]}, [record.id])
 
-    def search(self, args, base_path):
+    def do_search(self, args, base_path):
         """``GET /{resource}/search``: filter, sort and page through records."""
         paging = query.parse_paging(args, default_limit=self.spec.page_size,
                                     max_limit=MAX_LIMIT)
@@ -451,7 +454,7 @@ class Resource:
             record.unlink()
         return operation["id"]
 
-    def batch(self, body):
+    def do_batch(self, body):
         """``POST /{resource}/batch``: several operations in one call.
 
         ``transaction: true``: all or nothing (the first failure aborts the

@@ -168,17 +168,17 @@ def _run_resource(call, env, outcome):
     user_env = env(user=caller.uid, su=False)
     res = inbound_crud.Resource(user_env, spec)
     if operation == "create":
-        result = res.create(parse_json(raw))
+        result = res.do_create(parse_json(raw))
     elif operation == "update":
-        result = res.update(record_id, parse_json(raw))
+        result = res.do_update(record_id, parse_json(raw))
     elif operation == "delete":
-        result = res.delete(record_id, _delete_options(call, raw))
+        result = res.do_delete(record_id, _delete_options(call, raw))
     elif operation == "read":
-        result = res.read(record_id, call.args)
+        result = res.do_read(record_id, call.args)
     elif operation == "search":
-        result = res.search(call.args, f"{API_BASE}/{spec.endpoint}/search")
+        result = res.do_search(call.args, f"{API_BASE}/{spec.endpoint}/search")
     else:
-        result = res.batch(parse_json(raw))
+        result = res.do_batch(parse_json(raw))
     user_env.flush_all()
     outcome.res_ids = result.res_ids
     return result.status, result.body

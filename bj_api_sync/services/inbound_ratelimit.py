@@ -34,7 +34,9 @@ def hit(dbname, caller_key, windows, now=None):
     with odoo.sql_db.db_connect(dbname).cursor() as cr:
         cr.execute(HIT_SQL.format(values=values), params)  # pylint: disable=sql-injection
         counts = dict(cr.fetchall())
-        cr.commit()
+        # Its own cursor, committed at once: the count must survive a rollback of
+        # the request and the row lock must not last longer than this statement.
+        cr.commit()  # pylint: disable=invalid-commit
     return counts
 
 

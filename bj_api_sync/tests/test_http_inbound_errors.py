@@ -101,7 +101,7 @@ class TestInboundErrors(BjApiHttpCase):
         def boom(*_args, **_kwargs):
             raise RuntimeError("secret internals")
 
-        with patch.object(inbound_crud.Resource, "read", boom), \
+        with patch.object(inbound_crud.Resource, "do_read", boom), \
                 self.assertLogs("odoo.addons.bj_api_sync.services.inbound_errors", "ERROR"):
             response = self.call("GET", f"res.partner/{partner.id}")
         body = self.assertJson(response, 500, "INTERNAL_ERROR")
