@@ -141,6 +141,15 @@ class Resource:
         return checked
 
     # ------------------------------------------------------------------ output
+    def _names(self, selection):
+        names = list(selection) if selection is not None else list(self.fsets.default_read)
+        return [n for n in names if n != "id"]
+
+    def fetch(self, domain, selection=None, **kwargs):
+        """Search ``domain`` and load the fields the answer needs in the same query."""
+        names = ["id"] if self.spec.lines else self._names(selection)
+        return self.model.search_fetch(domain, names or ["id"], **kwargs)
+
     def serialize(self, records, selection=None):
         """Return the JSON objects of ``records`` (``selection``: field names or keys)."""
         if not records:
@@ -156,10 +165,11 @@ class Resource:
                 config_name=self.spec.name,
             )
             return [{"id": record.id, **data} for record, data in zip(records, payloads)]
-        names = list(selection) if selection is not None else list(self.fsets.default_read)
-        names = [n for n in names if n != "id"]
+        names = records.check_field_access_rights("read", self._names(selection))
+        # Records come from search_fetch(): access rules are applied and the
+        # values are in cache, so format them without a second access query.
+        rows = records._read_format(fnames=names)
         readable = self.fsets.readable
-        rows = records.read(names)
         return [payload.serialize_record(row, readable) for row in rows]
 
     def parse_selection(self, raw):
@@ -395,7 +405,10 @@ class Resource:
     def do_read(self, record_id, args):
         """``GET /{resource}/{id}``: one record."""
         selection = self.parse_selection(args.get("fields"))
-        record = self.find(record_id)
+        domain = expression.AND([[("id", "=", record_id)], self.base_domain()])
+        record = self.fetch(domain, selection, limit=1)
+        if not record:
+            raise _not_found(self.spec.endpoint, record_id)
         return Result(200, {"success": True, "id": record.id,
                             "data": self.serialize(record, selection)[0]}, [record.id])
 
@@ -426,8 +439,8 @@ class Resource:
         full = expression.AND([self.base_domain(), domain, terms])
         selection = self.parse_selection(args.get("fields"))
         total = self.model.search_count(full)
-        records = self.model.search(full, limit=paging["limit"], offset=paging["offset"],
-                                    order=order)
+        records = self.fetch(full, selection, limit=paging["limit"], offset=paging["offset"],
+                             order=order)
         pagination = query.pagination_block(
             total=total, limit=paging["limit"], offset=paging["offset"],
             base_path=base_path, query=args,

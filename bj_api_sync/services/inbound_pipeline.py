@@ -251,17 +251,36 @@ def _run_openapi(call, env, outcome):
     return 200, document
 
 
-def write_log(env, call, outcome, status, body, headers, duration_ms):
-    """Write the ``bj.api.log`` row of a call (masked, truncated) as superuser."""
-    infra = api.Environment(env.cr, SUPERUSER_ID, {})
-    Log = infra["bj.api.log"]
+_LOG_COLUMNS = (
+    "config_id", "direction", "http_method", "url", "request_headers", "request_body",
+    "status_code", "response_headers", "response_body", "duration_ms", "state",
+    "error_message", "attempt", "res_model", "res_ids", "trace_id",
+)
+# One plain INSERT: the log row is written on every call, and the ORM's create()
+# (defaults, access checks, cache, precompute) costs several times more. The
+# model has no business logic on create; create_uid is the superuser, as for
+# any infrastructure row.
+_LOG_SQL = """
+    INSERT INTO bj_api_log (
+        config_id, direction, http_method, url, request_headers, request_body,
+        status_code, response_headers, response_body, duration_ms, state,
+        error_message, attempt, res_model, res_ids, trace_id,
+        create_uid, write_uid, create_date, write_date)
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+            now() at time zone 'UTC', now() at time zone 'UTC')
+    RETURNING id
+"""
+
+
+def log_values(env, call, outcome, status, body, headers, duration_ms):
+    """Return the ``bj.api.log`` values of a call: masked, truncated."""
     spec = outcome.spec
     secrets = spec.secrets if spec else ()
-    limit = Log._get_body_limit()
+    limit = env["bj.api.log"]._get_body_limit()
     error = outcome.error
     res_ids = outcome.res_ids or []
-    Log.create({
-        "config_id": spec.config_id if spec else False,
+    return {
+        "config_id": spec.config_id if spec else None,
         "direction": "in",
         "http_method": call.method,
         "url": masking.mask_url(call.url, secrets),
@@ -273,8 +292,17 @@ def write_log(env, call, outcome, status, body, headers, duration_ms):
         "duration_ms": round(duration_ms, 1),
         "state": "failed" if status >= 400 else "success",
         "error_message": masking.mask_text(f"{error.code}: {error.message}", secrets)
-        if error else False,
-        "res_model": outcome.res_model or False,
-        "res_ids": ",".join(str(i) for i in res_ids[:2000]) or False,
+        if error else None,
+        "attempt": 1,
+        "res_model": outcome.res_model or None,
+        "res_ids": ",".join(str(i) for i in res_ids[:2000]) or None,
         "trace_id": call.trace_id,
-    })
+    }
+
+
+def write_log(env, call, outcome, status, body, headers, duration_ms):
+    """Write the ``bj.api.log`` row of a call on the request cursor; return its id."""
+    infra = api.Environment(env.cr, SUPERUSER_ID, {})
+    values = log_values(infra, call, outcome, status, body, headers, duration_ms)
+    env.cr.execute(_LOG_SQL, [values[c] for c in _LOG_COLUMNS] + [SUPERUSER_ID, SUPERUSER_ID])
+    return env.cr.fetchone()[0]
