@@ -41,9 +41,8 @@ def _call(subpath=""):
 
 
 def _respond(answer):
-    return request.make_json_response(
-        answer.body, headers=list(answer.headers.items()), status=answer.status
-    )
+    headers = [("Content-Type", "application/json; charset=utf-8"), *answer.headers.items()]
+    return request.make_response(answer.text, headers=headers, status=answer.status)
 
 
 class InboundApiController(http.Controller):

@@ -1,4 +1,4 @@
-from odoo import api, models, tools
+from odoo import SUPERUSER_ID, api, models, tools
 
 from ..services import inbound_spec
 
@@ -33,6 +33,19 @@ class BjApiSyncConfig(models.Model):
         Group changes of a user clear Odoo's caches, so the cache follows them.
         """
         return inbound_spec.field_sets(self.env[model_name])
+
+    @api.model
+    @tools.ormcache("uid")
+    def _bj_is_api_user(self, uid):
+        """Whether ``uid`` is an active internal user other than the superuser (cached).
+
+        Odoo clears this cache when a user's ``active`` or groups change.
+        """
+        if not uid or uid == SUPERUSER_ID:
+            return False
+        self.env.cr.execute("SELECT active, share FROM res_users WHERE id = %s", (uid,))
+        row = self.env.cr.fetchone()
+        return bool(row and row[0] and not row[1])
 
     @api.model_create_multi
     def create(self, vals_list):

@@ -96,11 +96,7 @@ def check_user(env, uid):
     """Return ``uid`` if it is an active internal user other than the superuser, else None."""
     if not uid or uid == SUPERUSER_ID:
         return None
-    env.cr.execute("SELECT active, share FROM res_users WHERE id = %s", (uid,))
-    row = env.cr.fetchone()
-    if not row or not row[0] or row[1]:
-        return None
-    return uid
+    return uid if env["bj.api.sync.config"]._bj_is_api_user(uid) else None
 
 
 def authenticate(env, spec, headers, remote_addr):

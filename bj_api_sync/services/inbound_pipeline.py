@@ -11,6 +11,7 @@ PostgreSQL concurrency errors are re-raised so that Odoo retries the request.
 """
 import json
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 
@@ -49,11 +50,31 @@ class Call:
 
 @dataclass
 class Answer:
-    """What the controller sends back."""
+    """What the controller sends back: ``text`` is ``body`` as compact JSON."""
 
     status: int
     body: dict
     headers: dict = field(default_factory=dict)
+    text: str = ""
+
+
+def dumps(body):
+    """Serialise an answer once, for both the response and the log."""
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+# Anything that may need masking in a JSON text: names of sensitive keys and
+# credential schemes. When none appears (and no config secret does), the text
+# is logged as it is instead of walking the whole structure.
+_MAYBE_SENSITIVE = re.compile(
+    r"(?i)pass|secret|token|api.?key|authori[sz]|pwd|bearer|basic|cookie|private"
+)
+
+
+def _log_body(text, body, secrets, limit):
+    if _MAYBE_SENSITIVE.search(text) or any(s in text for s in secrets):
+        return masking.mask_body(body, secrets, limit)
+    return masking.truncate(text.replace("\x00", ""), limit)
 
 
 def trace_id_for(headers):
@@ -216,12 +237,13 @@ def _serve(call, env, runner):
         outcome.error = error
         headers.update(error.headers)
     headers.update({k: v for k, v in outcome.headers.items() if k not in headers})
+    text = dumps(body)
     duration_ms = (time.monotonic() - started) * 1000.0
     try:
-        write_log(env, call, outcome, status, body, headers, duration_ms)
+        write_log(env, call, outcome, status, (body, text), headers, duration_ms)
     except Exception:  # noqa: BLE001 - never lose the answer because of the log
         _logger.exception("Could not write the inbound API log (trace %s)", call.trace_id)
-    return Answer(status, body, headers)
+    return Answer(status, body, headers, text)
 
 
 def serve_resource(call, env):
@@ -273,7 +295,10 @@ _LOG_SQL = """
 
 
 def log_values(env, call, outcome, status, body, headers, duration_ms):
-    """Return the ``bj.api.log`` values of a call: masked, truncated."""
+    """Return the ``bj.api.log`` values of a call: masked, truncated.
+
+    ``body`` is the answer as ``(dict, JSON text)``.
+    """
     spec = outcome.spec
     secrets = spec.secrets if spec else ()
     limit = env["bj.api.log"]._get_body_limit()
@@ -288,7 +313,7 @@ def log_values(env, call, outcome, status, body, headers, duration_ms):
         "request_body": masking.mask_body(call.raw_body, secrets, limit),
         "status_code": status,
         "response_headers": masking.dumps_headers(headers),
-        "response_body": masking.mask_body(body, secrets, limit),
+        "response_body": _log_body(body[1], body[0], secrets, limit),
         "duration_ms": round(duration_ms, 1),
         "state": "failed" if status >= 400 else "success",
         "error_message": masking.mask_text(f"{error.code}: {error.message}", secrets)

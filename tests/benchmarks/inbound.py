@@ -151,12 +151,26 @@ class Bench:
         return response.json()
 
 
-def timed(count, func):
-    func(-1)  # warm-up
-    start = time.perf_counter()
-    for i in range(count):
-        func(i)
-    return time.perf_counter() - start
+def timed_pair(count, api_call, rpc_call, rounds=10):
+    """Time ``count`` calls of each, interleaved in ``rounds`` so that load changes
+    on the machine hit both sides alike; return (api seconds, rpc seconds)."""
+    api_call(-1)  # warm-up
+    rpc_call(-1)
+    api_t = rpc_t = 0.0
+    per_round = max(1, count // rounds)
+    done = 0
+    while done < count:
+        batch = range(done, min(count, done + per_round))
+        start = time.perf_counter()
+        for i in batch:
+            api_call(i)
+        api_t += time.perf_counter() - start
+        start = time.perf_counter()
+        for i in batch:
+            rpc_call(i)
+        rpc_t += time.perf_counter() - start
+        done += len(batch)
+    return api_t, rpc_t
 
 
 def run(bench, count):
@@ -167,8 +181,7 @@ def run(bench, count):
     rows = []
 
     def pair(label, api_call, rpc_call):
-        api_t = timed(count, api_call)
-        rpc_t = timed(count, rpc_call)
+        api_t, rpc_t = timed_pair(count, api_call, rpc_call)
         ratio = api_t / rpc_t
         rows.append((label, count / api_t, count / rpc_t, ratio))
 
