@@ -21,6 +21,7 @@
         "views/bj_api_outbox_views.xml",
         "views/res_config_settings_views.xml",
         "views/bj_api_sync_menus.xml",
+        "views/bj_api_webhook_views.xml",
         "data/bj_api_examples.xml",
     ],
     "installable": True,

@@ -67,3 +67,35 @@ class InboundApiController(http.Controller):
         call = _call("openapi.json")
         request.bj_trace_id = call.trace_id
         return _respond(inbound_pipeline.serve_openapi(call, request.env))
+
+    @http.route(
+        "/api/sync/v1/webhooks",
+        type="http", auth="none", csrf=False, save_session=False,
+    )
+    def bj_api_webhooks(self, **_params):
+        """Register an outbound webhook (POST) or list the caller's webhooks (GET)."""
+        call = _call("webhooks")
+        request.bj_trace_id = call.trace_id
+        return _respond(inbound_pipeline.serve_webhooks(call, request.env, "webhooks"))
+
+    @http.route(
+        "/api/sync/v1/webhooks/<string:webhook_id>",
+        type="http", auth="none", csrf=False, save_session=False,
+    )
+    def bj_api_webhook(self, webhook_id, **_params):
+        """Remove one of the caller's webhooks (DELETE)."""
+        call = _call(f"webhooks/{webhook_id}")
+        request.bj_trace_id = call.trace_id
+        return _respond(
+            inbound_pipeline.serve_webhooks(call, request.env, "webhook", webhook_id)
+        )
+
+    @http.route(
+        "/api/sync/v1/events/subscribe",
+        type="http", auth="none", csrf=False, save_session=False,
+    )
+    def bj_api_subscribe(self, **_params):
+        """Subscribe a callback URL to record events (POST)."""
+        call = _call("events/subscribe")
+        request.bj_trace_id = call.trace_id
+        return _respond(inbound_pipeline.serve_webhooks(call, request.env, "subscribe"))

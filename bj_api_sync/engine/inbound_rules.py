@@ -10,10 +10,8 @@ import re
 from .errors import ApiError
 
 #: Path shapes under ``/api/sync/v1/{resource}`` and the operation of each verb.
-#: ``GET /{resource}`` is an alias of ``GET /{resource}/search`` (the seed's
-#: pagination links point there).
 OPERATIONS = {
-    "collection": {"GET": "search", "HEAD": "search", "POST": "create"},
+    "collection": {"POST": "create"},
     "search": {"GET": "search", "HEAD": "search"},
     "batch": {"POST": "batch"},
     "record": {"GET": "read", "HEAD": "read", "PUT": "update", "DELETE": "delete"},

@@ -80,3 +80,17 @@ def reachable_resources(env, infra, call, caller):
         raise inbound_auth.auth_error("bearer")
     return resources
 
+
+
+def close_request_bodies(document):
+    """Declare the top level of every JSON request body closed (``additionalProperties:
+    false``): the API refuses unknown top-level keys, and clients should know."""
+    for item in document.get("paths", {}).values():
+        for operation in item.values():
+            if not isinstance(operation, dict):
+                continue
+            content = operation.get("requestBody", {}).get("content", {})
+            schema = content.get("application/json", {}).get("schema", {})
+            if schema.get("type") == "object" and "properties" in schema:
+                schema.setdefault("additionalProperties", False)
+    return document

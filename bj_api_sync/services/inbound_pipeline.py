@@ -19,7 +19,14 @@ from odoo import SUPERUSER_ID, api
 
 from ..engine import errors, inbound_rules, masking, openapi, ratelimit
 from ..engine.errors import ApiError
-from . import inbound_auth, inbound_crud, inbound_errors, inbound_openapi, inbound_ratelimit
+from . import (
+    inbound_auth,
+    inbound_crud,
+    inbound_errors,
+    inbound_openapi,
+    inbound_ratelimit,
+    inbound_webhooks,
+)
 
 _logger = logging.getLogger(__name__)
 
@@ -270,7 +277,7 @@ def _run_openapi(call, env, outcome):
     outcome.headers.update(ratelimit.headers(decision))
     resources = inbound_openapi.reachable_resources(env, infra, call, caller)
     document = openapi.build_document(resources, server_url="/")
-    return 200, document
+    return 200, inbound_openapi.close_request_bodies(document)
 
 
 _LOG_COLUMNS = (
@@ -323,6 +330,35 @@ def log_values(env, call, outcome, status, body, headers, duration_ms):
         "res_ids": ",".join(str(i) for i in res_ids[:2000]) or None,
         "trace_id": call.trace_id,
     }
+
+
+def serve_webhooks(call, env, route, webhook_id=None):
+    """Serve ``/webhooks``, ``/webhooks/{id}`` and ``/events/subscribe``."""
+
+    def runner(call, env, outcome):
+        allowed = {"webhooks": ["GET", "POST"], "webhook": ["DELETE"],
+                   "subscribe": ["POST"]}[route]
+        if call.method not in allowed:
+            raise inbound_rules.method_not_allowed(call.method, allowed)
+        infra = api.Environment(env.cr, SUPERUSER_ID, {})
+        raw = _read_body(call, env) if call.method == "POST" else b""
+        caller = inbound_auth.apikey_caller(infra, call.headers)
+        if caller is None:
+            raise inbound_auth.auth_error("bearer", "An Odoo API key is required")
+        decision = inbound_ratelimit.check(env.cr.dbname, caller.key, DEFAULT_PER_MINUTE,
+                                           DEFAULT_PER_HOUR)
+        outcome.headers.update(ratelimit.headers(decision))
+        outcome.res_model = "bj.api.webhook"
+        if route == "webhook":
+            return inbound_webhooks.delete(env, infra, caller, webhook_id)
+        if call.method == "GET":
+            return inbound_webhooks.list_own(infra, caller)
+        style = "subscribe" if route == "subscribe" else "webhooks"
+        status, body = inbound_webhooks.register(env, infra, caller, parse_json(raw), style)
+        env.flush_all()
+        return status, body
+
+    return _serve(call, env, runner)
 
 
 def write_log(env, call, outcome, status, body, headers, duration_ms):

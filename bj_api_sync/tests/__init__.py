@@ -3,6 +3,7 @@ from . import (
     test_http_inbound_auth,
     test_http_inbound_crud,
     test_http_inbound_errors,
+    test_http_inbound_webhooks,
     test_install,
     test_line_constraints,
     test_log_purge,

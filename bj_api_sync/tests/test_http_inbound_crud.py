@@ -187,9 +187,10 @@ class TestInboundCrud(BjApiHttpCase):
                                        "VALIDATION_ERROR")
                 self.assertEqual(body["error"]["details"]["parameter"], parameter)
 
-    def test_get_collection_is_search(self):
-        body = self.assertJson(self.call("GET", "res.partner?limit=1&fields=name"), 200)
-        self.assertEqual(len(body["records"]), 1)
+    def test_get_collection_is_not_a_route(self):
+        response = self.call("GET", "res.partner?limit=1&fields=name")
+        self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(response.headers["Allow"], "POST")
 
 
 @tagged("post_install", "-at_install", "bj_api_sync_http")

@@ -32,7 +32,7 @@ def test_split_path(subpath, expected):
 
 @pytest.mark.parametrize("shape,verb,expected", [
     ("collection", "POST", "create"),
-    ("collection", "GET", "search"),
+    ("collection", "GET", None),
     ("search", "GET", "search"),
     ("search", "HEAD", "search"),
     ("batch", "POST", "batch"),
@@ -52,7 +52,8 @@ def test_resolve_operation_with_every_verb_enabled(shape, verb, expected):
 def test_verbs_not_enabled_are_refused_and_allow_lists_the_enabled_ones():
     assert resolve_operation("record", "PUT", ["GET"]) == (None, ["GET", "HEAD"])
     assert resolve_operation("record", "GET", ["GET"]) == ("read", ["GET", "HEAD"])
-    assert resolve_operation("collection", "POST", ["GET"]) == (None, ["GET", "HEAD"])
+    assert resolve_operation("collection", "POST", ["GET"]) == (None, [])
+    assert resolve_operation("collection", "GET", ALL) == (None, ["POST"])
     assert resolve_operation("batch", "POST", ["GET"]) == (None, [])
     assert resolve_operation("record", "GET", ["post", "delete"]) == (None, ["DELETE"])
     assert resolve_operation("unknown", "GET", ALL) == (None, [])

@@ -1,0 +1,178 @@
+import logging
+import secrets
+
+from odoo import api, fields, models
+from odoo.exceptions import AccessError, MissingError
+
+from ..engine import payload
+
+_logger = logging.getLogger(__name__)
+
+#: Event names accepted by the API -> base.automation trigger.
+EVENT_TRIGGERS = {
+    "create": "on_create",
+    "update": "on_write",
+    "delete": "on_unlink",
+    "record.created": "on_create",
+    "record.updated": "on_write",
+    "record.deleted": "on_unlink",
+    "state.changed": "on_write",
+}
+
+
+class BjApiWebhook(models.Model):
+    """An outbound webhook registered through ``POST /api/sync/v1/webhooks`` or
+    ``/events/subscribe``.
+
+    It owns an outbound configuration (where and how to call) and one
+    automation rule per event; the rules' server actions call :meth:`_bj_fire`,
+    which builds the event payloads *as the owner* (records the owner may not
+    read are not sent) and queues them in the outbox, in the transaction of
+    the change: a rolled-back change sends nothing.
+    """
+
+    _name = "bj.api.webhook"
+    _description = "BJ API Webhook"
+    _order = "id desc"
+
+    name = fields.Char(required=True)
+    public_id = fields.Char(
+        string="Webhook ID", required=True, readonly=True, index=True, copy=False,
+        default=lambda self: "wh_" + secrets.token_hex(8),
+    )
+    active = fields.Boolean(default=True)
+    user_id = fields.Many2one(
+        "res.users", string="Owner", required=True, ondelete="cascade", index=True,
+        help="The API user who registered it; payloads are built with this user's rights.",
+    )
+    model_id = fields.Many2one("ir.model", required=True, ondelete="cascade")
+    model_name = fields.Char(related="model_id.model", store=True, string="Model Name")
+    events = fields.Char(required=True, help="Comma-separated event names, as registered.")
+    field_names = fields.Char(string="Fields", help="Comma-separated field names sent in data.")
+    config_id = fields.Many2one(
+        "bj.api.sync.config", string="Outbound Configuration", ondelete="set null",
+        help="Created with the webhook: URL, method and authentication of the calls.",
+    )
+    url = fields.Char(related="config_id.url", string="URL")
+    automation_ids = fields.Many2many(
+        "base.automation", string="Automation Rules",
+        help="Created with the webhook, one per event; removed with it.",
+    )
+
+    _sql_constraints = [
+        ("public_id_unique", "unique(public_id)", "Webhook ids are unique."),
+    ]
+
+    def _event_list(self):
+        return [e for e in (self.events or "").split(",") if e]
+
+    def _field_list(self):
+        return [f for f in (self.field_names or "").split(",") if f]
+
+    def unlink(self):
+        """Delete webhooks together with the automation rules and config they created."""
+        automations = self.sudo().automation_ids
+        configs = self.sudo().config_id
+        result = super().unlink()
+        actions = automations.action_server_ids
+        automations.unlink()
+        actions.exists().unlink()
+        configs.exists().unlink()
+        return result
+
+    @api.model
+    def _bj_fire(self, webhook_id, records, event):
+        """Queue the ``event`` payloads of ``records`` for webhook ``webhook_id``.
+
+        Called by the webhook's automation rules (as superuser). Payloads are
+        built as the webhook's owner; records the owner cannot read are skipped.
+        Returns the outbox items created.
+        """
+        webhook = self.sudo().browse(webhook_id).exists()
+        Outbox = self.env["bj.api.outbox"].sudo()
+        if not webhook or not webhook.active or not webhook.config_id or not records:
+            return Outbox.browse()
+        owner = webhook.user_id
+        if not owner.active or owner.share:
+            return Outbox.browse()
+        old_values = self.env.context.get("old_values") or {}
+        as_owner = records.with_user(owner).with_context(active_test=False)
+        readable = as_owner.fields_get(attributes=["type"])
+        names = [f for f in webhook._field_list() if f in readable] or None
+        kept = records.browse()
+        payloads = []
+        for record in as_owner:
+            try:
+                record.check_access_rights("read")
+                record.check_access_rule("read")
+                data = webhook._bj_data(record, names)
+            except (AccessError, MissingError):
+                continue
+            changed = []
+            extra = {}
+            if event in ("update", "record.updated", "state.changed"):
+                old = old_values.get(record.id, {})
+                # Only the subscribed fields count (all readable ones when none
+                # were given): recomputations of other fields are not news.
+                watched = set(names) if names else {
+                    f for f in readable if not record._fields[f].compute
+                }
+                if event == "state.changed":
+                    watched = {"state"}
+                changed = [f for f in old if f in watched and f in readable and
+                           record._fields[f].convert_to_cache(record[f], record, validate=False)
+                           != record._fields[f].convert_to_cache(old[f], record,
+                                                                  validate=False)]
+                if not changed:
+                    continue  # a write that changed nothing the owner can see
+                if event == "state.changed":
+                    if "state" not in changed:
+                        continue
+                    extra = {"old_state": old.get("state"), "new_state": record.state}
+            elif event in ("create", "record.created"):
+                changed = sorted(k for k in data if k != "id")
+            payloads.append({
+                "event": event,
+                "timestamp": fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+                "model": record._name,
+                "record_id": record.id,
+                "data": data,
+                "changed_fields": changed,
+                **extra,
+                "metadata": {
+                    "user_id": self.env.uid,
+                    "company_id": self.env.company.id,
+                    "database": self.env.cr.dbname,
+                    "webhook_id": webhook.public_id,
+                },
+            })
+            kept |= record
+        if not kept:
+            return Outbox.browse()
+        return Outbox._enqueue(webhook.config_id.sudo(), kept.sudo(), f"webhook:{event}",
+                               payloads=payloads)
+
+    def _bj_data(self, record, names):
+        """Return the ``data`` of a payload: the webhook's fields, read as the owner."""
+        if names is None:
+            fsets = self.env["bj.api.sync.config"].with_user(self.user_id)._bj_field_sets(
+                record._name
+            )
+            names = list(fsets.default_read)
+        described = record.fields_get(names, attributes=["type"])
+        names = [n for n in names if n in described and n != "id"]
+        row = record.read(names)[0]
+        return payload.serialize_record(row, described)
+
+    def _bj_describe(self):
+        """Return the JSON description of a webhook (``GET /webhooks``)."""
+        self.ensure_one()
+        return {
+            "webhook_id": self.public_id,
+            "url": self.config_id.url or "",
+            "events": self._event_list(),
+            "model": self.model_name,
+            "fields": self._field_list(),
+            "status": "active" if self.active else "inactive",
+            "created_at": self.create_date.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        }

@@ -1,0 +1,217 @@
+"""Webhook registration through the inbound API.
+
+``POST /webhooks`` (seed shape: ``url``, ``events``, ``model``, ``fields``,
+``conditions``, ``authentication``) and ``POST /events/subscribe``
+(``callback_url``, ``events`` among record.created / record.updated /
+record.deleted / state.changed, ``filters``) both create a ``bj.api.webhook``:
+an outbound config (URL, POST, authentication, one line per field, the
+conditions as filter domain) and one ``base.automation`` rule per event whose
+server action calls ``bj.api.webhook._bj_fire``. Only BJ API managers, or
+users who may read the model, may subscribe; ``GET /webhooks`` lists the
+caller's own webhooks and ``DELETE /webhooks/{id}`` removes one.
+"""
+from urllib.parse import urlparse
+
+from ..engine import payload, query
+from ..engine.errors import ApiError
+from ..models.bj_api_webhook import EVENT_TRIGGERS
+
+_WEBHOOK_KEYS = ("url", "events", "model", "fields", "conditions", "authentication")
+_SUBSCRIBE_KEYS = ("callback_url", "events", "model", "fields", "filters", "authentication")
+_SUBSCRIBE_EVENTS = ("record.created", "record.updated", "record.deleted", "state.changed")
+_AUTH_KEYS = ("type", "token", "username", "password", "header_name", "header_value")
+
+
+def _bad(message, **details):
+    return ApiError("VALIDATION_ERROR", message, details)
+
+
+def _url(value, name):
+    if not isinstance(value, str) or len(value) > 2048:
+        raise _bad(f"'{name}' must be an absolute http(s) URL", parameter=name)
+    parsed = urlparse(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise _bad(f"'{name}' must be an absolute http(s) URL", parameter=name)
+    return value.strip()
+
+
+def _events(value, style):
+    allowed = _SUBSCRIBE_EVENTS if style == "subscribe" else tuple(EVENT_TRIGGERS)
+    if not isinstance(value, list) or not value:
+        raise _bad("'events' must be a non-empty list of event names", parameter="events")
+    unknown = [e for e in value if not isinstance(e, str) or e not in allowed]
+    if unknown:
+        raise _bad(
+            "Unknown event(s): " + ", ".join(map(str, unknown))
+            + " (supported: " + ", ".join(allowed) + ")",
+            parameter="events", unknown=[str(e) for e in unknown],
+        )
+    return list(dict.fromkeys(value))
+
+
+def _filters_domain(filters):
+    """``{"field": [operator, value]}`` (or ``{"field": value}``) -> domain list."""
+    if filters is None:
+        return []
+    if isinstance(filters, list):
+        return filters
+    if not isinstance(filters, dict):
+        raise _bad("'filters' must be an object {field: [operator, value]}",
+                   parameter="filters")
+    domain = []
+    for name, spec in filters.items():
+        if isinstance(spec, list) and len(spec) == 2 and isinstance(spec[0], str):
+            domain.append([name, spec[0], spec[1]])
+        else:
+            domain.append([name, "=", spec])
+    return domain
+
+
+def _authentication(value):
+    """Return the outbound config values for the ``authentication`` object."""
+    if value is None:
+        return {"auth_type": "none"}
+    payload.require_object(value, "authentication")
+    extra = sorted(k for k in value if k not in _AUTH_KEYS)
+    if extra:
+        raise _bad("Unknown authentication key(s): " + ", ".join(extra),
+                   parameter="authentication", unknown=extra)
+    kind = value.get("type") or "none"
+    for key in _AUTH_KEYS:
+        if key in value and not isinstance(value[key], str):
+            raise _bad(f"'authentication.{key}' must be a string",
+                       parameter=f"authentication.{key}")
+    if kind == "none":
+        return {"auth_type": "none"}
+    if kind == "bearer":
+        if not value.get("token"):
+            raise _bad("Bearer authentication needs a 'token'", parameter="authentication")
+        return {"auth_type": "bearer", "bearer_token": value["token"]}
+    if kind == "basic":
+        if not value.get("username"):
+            raise _bad("Basic authentication needs a 'username'", parameter="authentication")
+        return {"auth_type": "basic", "auth_login": value["username"],
+                "auth_password": value.get("password") or ""}
+    if kind == "custom":
+        if not value.get("header_name"):
+            raise _bad("Custom authentication needs 'header_name'", parameter="authentication")
+        return {"auth_type": "custom", "header_ids": [(0, 0, {
+            "key": value["header_name"], "value": value.get("header_value") or "",
+        })]}
+    raise _bad("'authentication.type' must be none, basic, bearer or custom",
+               parameter="authentication.type")
+
+
+def register(env, infra, caller, body, style):
+    """Create a webhook for ``caller`` from ``body``; return ``(status, answer)``.
+
+    ``env`` is the request environment, ``infra`` a superuser environment,
+    ``style`` "webhooks" or "subscribe".
+    """
+    payload.require_object(body)
+    keys = _SUBSCRIBE_KEYS if style == "subscribe" else _WEBHOOK_KEYS
+    extra = sorted(k for k in body if k not in keys)
+    if extra:
+        raise _bad("Unknown key(s): " + ", ".join(extra), parameter="body", unknown=extra)
+    url_key = "callback_url" if style == "subscribe" else "url"
+    for key in (url_key, "events", "model"):
+        if body.get(key) is None:
+            raise _bad(f"'{key}' is required", parameter=key)
+    url = _url(body[url_key], url_key)
+    events = _events(body["events"], style)
+    model_name = body["model"]
+    if not isinstance(model_name, str) or model_name not in env.registry \
+            or env[model_name]._abstract or env[model_name]._transient:
+        raise _bad(f"Unknown model {model_name!r}", parameter="model")
+    user_env = env(user=caller.uid, su=False)
+    is_manager = user_env.user.has_group("bj_api_sync.group_bj_api_manager")
+    if not is_manager and not user_env[model_name].check_access_rights(
+            "read", raise_exception=False):
+        raise ApiError("PERMISSION_DENIED",
+                       f"You may not read {model_name} records, so you cannot subscribe "
+                       "to their events", {"model": model_name})
+    fsets = user_env["bj.api.sync.config"]._bj_field_sets(model_name)
+    names = []
+    if body.get("fields") is not None:
+        if not isinstance(body["fields"], list):
+            raise _bad("'fields' must be a list of field names", parameter="fields")
+        names = [n for n in query.parse_fields(body["fields"], fsets.readable) if n != "id"]
+    raw_domain = body.get("filters") if style == "subscribe" else body.get("conditions")
+    if style == "subscribe":
+        raw_domain = _filters_domain(raw_domain)
+    domain = query.parse_domain(raw_domain, fsets.readable)
+    if "state.changed" in events and "state" not in fsets.readable:
+        raise _bad(f"Model {model_name} has no 'state' field: 'state.changed' cannot be "
+                   "subscribed", parameter="events")
+    auth_values = _authentication(body.get("authentication"))
+
+    Webhook = infra["bj.api.webhook"]
+    model = infra["ir.model"]._get(model_name)
+    webhook = Webhook.create({
+        "name": f"{model_name} -> {url}"[:250],
+        "user_id": caller.uid,
+        "model_id": model.id,
+        "events": ",".join(events),
+        "field_names": ",".join(names),
+    })
+    domain_text = repr([list(t) if isinstance(t, tuple) else t for t in domain])
+    field_ids = {f.name: f.id for f in model.field_id if f.name in names}
+    config = infra["bj.api.sync.config"].create({
+        "name": f"Webhook {webhook.public_id} ({model_name})",
+        "request_type": "out",
+        "model_id": model.id,
+        "url": url,
+        "http_method_ids": [(6, 0, infra.ref("bj_api_sync.http_method_post").ids)],
+        "filter_domain": domain_text,
+        "line_ids": [(0, 0, {"external_key": n, "field_id": field_ids[n]})
+                     for n in names if n in field_ids],
+        **auth_values,
+    })
+    automations = infra["base.automation"]
+    state_field = model.field_id.filtered(lambda f: f.name == "state")
+    for event in events:
+        trigger = EVENT_TRIGGERS[event]
+        code = (f"env['bj.api.webhook']._bj_fire({webhook.id}, records, {event!r})")
+        values = {
+            "name": f"Webhook {webhook.public_id}: {event}",
+            "model_id": model.id,
+            "trigger": trigger,
+            "action_server_ids": [(0, 0, {
+                "name": f"Webhook {webhook.public_id}: {event}",
+                "model_id": model.id,
+                "state": "code",
+                "code": code,
+            })],
+        }
+        if event == "state.changed":
+            values["trigger_field_ids"] = [(6, 0, state_field.ids)]
+        if domain:
+            values["filter_domain"] = domain_text
+        # Everything in one create(): the rule's computed fields (filter domain,
+        # trigger fields) would reset each other on later writes.
+        automations |= automations.create(values)
+    webhook.write({"config_id": config.id, "automation_ids": [(6, 0, automations.ids)]})
+    return 201, {"success": True, "webhook_id": webhook.public_id, "status": "active"}
+
+
+def list_own(infra, caller):
+    """``GET /webhooks``: the caller's webhooks."""
+    webhooks = infra["bj.api.webhook"].with_context(active_test=False).search(
+        [("user_id", "=", caller.uid)]
+    )
+    return 200, {"success": True, "webhooks": [w._bj_describe() for w in webhooks]}
+
+
+def delete(env, infra, caller, public_id):
+    """``DELETE /webhooks/{id}``: remove one of the caller's webhooks (any, for managers)."""
+    domain = [("public_id", "=", public_id)]
+    is_manager = env(user=caller.uid, su=False).user.has_group(
+        "bj_api_sync.group_bj_api_manager"
+    )
+    if not is_manager:
+        domain.append(("user_id", "=", caller.uid))
+    webhook = infra["bj.api.webhook"].with_context(active_test=False).search(domain, limit=1)
+    if not webhook:
+        raise ApiError("NOT_FOUND", f"No webhook {public_id!r}", {"webhook_id": public_id})
+    webhook.unlink()
+    return 200, {"success": True, "message": "Webhook deleted", "webhook_id": public_id}
