@@ -8,3 +8,4 @@ from . import (
     test_security,
     test_views,
 )
+from . import test_examples
