@@ -1,5 +1,6 @@
 from . import (
     test_config_constraints,
+    test_examples,
     test_install,
     test_line_constraints,
     test_log_purge,
@@ -8,4 +9,3 @@ from . import (
     test_security,
     test_views,
 )
-from . import test_examples
