@@ -96,24 +96,24 @@ class BjApiLog(models.Model):
         return self.browse(ids)
 
     @api.model
+    def _get_int_param(self, key, default):
+        """Return the non-negative integer system parameter ``key``, or ``default``."""
+        value = self.env["ir.config_parameter"].sudo().get_param(key)
+        try:
+            return max(int(value), 0) if value else default
+        except ValueError:
+            _logger.warning("Ignoring invalid %s=%r; using %s", key, value, default)
+            return default
+
+    @api.model
     def _get_body_limit(self):
         """Return the maximum number of characters kept of a request or response body."""
-        value = self.env["ir.config_parameter"].sudo().get_param(BODY_LIMIT_PARAM)
-        try:
-            return max(int(value), 0) if value else DEFAULT_BODY_LIMIT
-        except ValueError:
-            return DEFAULT_BODY_LIMIT
+        return self._get_int_param(BODY_LIMIT_PARAM, DEFAULT_BODY_LIMIT)
 
     @api.model
     def _get_retention_days(self):
         """Return how many days logs are kept (0 keeps them forever)."""
-        value = self.env["ir.config_parameter"].sudo().get_param(RETENTION_PARAM)
-        try:
-            return max(int(value), 0) if value else DEFAULT_RETENTION_DAYS
-        except ValueError:
-            _logger.warning("Ignoring invalid %s=%r; using %s days", RETENTION_PARAM, value,
-                            DEFAULT_RETENTION_DAYS)
-            return DEFAULT_RETENTION_DAYS
+        return self._get_int_param(RETENTION_PARAM, DEFAULT_RETENTION_DAYS)
 
     @api.model
     def _cron_purge_old_logs(self):
