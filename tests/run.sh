@@ -25,7 +25,10 @@ summary=()
 # ---------------------------------------------------------------- interpreter
 odoo17() { "$1" -c 'import odoo.release as r, sys; sys.exit(0 if r.version_info[0] == 17 else 1)' >/dev/null 2>&1; }
 PY=""
-for cand in ${ODOO_PYTHON:-} python3 /usr/bin/python3 /usr/local/bin/python3 python; do
+# The interpreter of an "odoo" command on PATH (pip-installed Odoo) is a candidate too.
+odoo_cmd_py="$(command -v odoo >/dev/null 2>&1 && head -n 1 "$(command -v odoo)" | sed -n 's/^#!\([^ ]*python[^ ]*\).*/\1/p')"
+for cand in ${ODOO_PYTHON:-} python3 ${odoo_cmd_py:-} "${HOME:-/root}/.pyenv/shims/python3" \
+            /usr/bin/python3 /usr/local/bin/python3 python; do
     command -v "$cand" >/dev/null 2>&1 || continue
     if odoo17 "$cand"; then PY="$(command -v "$cand")"; break; fi
 done
