@@ -412,6 +412,40 @@ def _status_error(response: requests.Response, text: str) -> str:
     return f"{message} - {excerpt}" if excerpt else message
 
 
+def _direct_ok(session) -> bool:
+    """True when the session's own settings are all a request needs: no proxy
+    from the environment or the session, no auth, no hooks, no cookie jar use."""
+    return (
+        not session.trust_env
+        and not session.proxies
+        and session.auth is None
+        and not any(session.hooks.values())
+    )
+
+
+def _send_direct(session, request, headers, data, timeout):
+    """Send through the session's transport adapter (its pooled connections).
+
+    Session.send() and prepare_request() merge cookies, hooks, auth and
+    environment settings on every call; with none of those in use they cost as
+    much as the HTTP exchange of a small request, so the prepared request goes
+    to the adapter, the documented transport interface, directly.
+    """
+    merged = CaseInsensitiveDict(session.headers)
+    merged.update(headers)
+    prepared = requests.PreparedRequest()
+    prepared.prepare(
+        method=request.method, url=request.url, headers=merged, data=data,
+        params=request.params,
+    )
+    adapter = session.get_adapter(prepared.url)
+    response = adapter.send(
+        prepared, stream=True, timeout=timeout, verify=session.verify, cert=session.cert,
+        proxies={},
+    )
+    return prepared, response
+
+
 def send_once(
     request: OutboundRequest,
     *,
@@ -437,22 +471,23 @@ def send_once(
         session = get_session("default")
     start = time.monotonic()
     try:
-        prepared = session.prepare_request(
-            requests.Request(
-                request.method,
-                request.url,
-                params=request.params,
-                headers=headers,
-                data=body.encode("utf-8") if body is not None else None,
+        data = body.encode("utf-8") if body is not None else None
+        if _direct_ok(session):
+            prepared, response = _send_direct(session, request, headers, data, timeout)
+        else:
+            prepared = session.prepare_request(
+                requests.Request(
+                    request.method, request.url, params=request.params, headers=headers,
+                    data=data,
+                )
             )
-        )
+            # session.send() skips the environment lookup session.request()
+            # does; do it here so proxy / CA settings behave as with requests.
+            settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
+            settings["stream"] = True
+            response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
         result.url = prepared.url
         result.sent_headers = dict(prepared.headers)
-        # session.send() skips the environment lookup session.request() does;
-        # do it here so proxy / CA settings behave as with plain requests.
-        settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
-        settings["stream"] = True
-        response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
         try:
             result.status_code = response.status_code
             result.response_headers = dict(response.headers)
