@@ -283,7 +283,8 @@ def nothing_lost(args):
             stats = sink.stats()
         done = Outbox.search_count([("config_id", "=", config.id), ("state", "=", "done")])
         failed = Outbox.search_count([("config_id", "=", config.id), ("state", "=", "failed")])
-        print(f"Nothing lost: {args.events} events, {down} failed while the sink was down; "
+        print(f"Nothing lost: {args.events} events, {down} attempted and waiting to retry while "
+              f"the sink was down; "
               f"after it came back: {stats['distinct_keys']} distinct events received, "
               f"{stats['duplicates']} duplicates, {done} done, {failed} failed "
               f"({time.perf_counter() - start:.1f} s)")
