@@ -25,7 +25,10 @@ summary=()
 # ---------------------------------------------------------------- interpreter
 odoo17() { "$1" -c 'import odoo.release as r, sys; sys.exit(0 if r.version_info[0] == 17 else 1)' >/dev/null 2>&1; }
 PY=""
-for cand in ${ODOO_PYTHON:-} python3 /usr/bin/python3 /usr/local/bin/python3 python; do
+# The interpreter of an "odoo" command on PATH (pip-installed Odoo) is a candidate too.
+odoo_cmd_py="$(command -v odoo >/dev/null 2>&1 && head -n 1 "$(command -v odoo)" | sed -n 's/^#!\([^ ]*python[^ ]*\).*/\1/p')"
+for cand in ${ODOO_PYTHON:-} python3 ${odoo_cmd_py:-} "${HOME:-/root}/.pyenv/shims/python3" \
+            /usr/bin/python3 /usr/local/bin/python3 python; do
     command -v "$cand" >/dev/null 2>&1 || continue
     if odoo17 "$cand"; then PY="$(command -v "$cand")"; break; fi
 done
@@ -54,7 +57,10 @@ if [ "${BJ_SKIP_LINT:-0}" != 1 ]; then
     if "$VPY" -m ruff check bj_api_sync tests; then summary+=("lint ruff: clean"); else
         summary+=("lint ruff: FAILED"); fail_total=$((fail_total + 1)); fi
     say "Lint: pylint-odoo"
-    if "$VPY" -m pylint --rcfile=.pylintrc bj_api_sync; then summary+=("lint pylint-odoo: clean"); else
+    # Without Odoo every "import odoo" is an import-error: not the code's fault.
+    pylint_extra=()
+    [ "$HAVE_ODOO" = 1 ] || pylint_extra=(--disable=import-error)
+    if "$VPY" -m pylint --rcfile=.pylintrc "${pylint_extra[@]}" bj_api_sync; then summary+=("lint pylint-odoo: clean"); else
         summary+=("lint pylint-odoo: FAILED"); fail_total=$((fail_total + 1)); fi
 fi
 
@@ -177,10 +183,12 @@ c.cursor().execute('DROP DATABASE IF EXISTS \"$DB\"')" >/dev/null 2>&1 || true
             else
                 read -r f _ e _ _ t _ <<<"$report"
                 e="${e%%error*}"
-                ok=$((t - f - e))
+                # Odoo counts a skipped test as run: count the skips apart.
+                k="$(grep -cE 'odoo\.addons\.bj_api_sync\.tests\.[a-z_]+: skipped ' "$WORK/http.log" || true)"
+                ok=$((t - f - e - k))
                 pass_total=$((pass_total + ok)); fail_total=$((fail_total + f + e))
                 if [ "$t" = 0 ]; then fail_total=$((fail_total + 1)); fi
-                summary+=("tier 2b Odoo HTTP (odoo-bin): ran $t tests: $ok passed, $f failed, $e errors")
+                summary+=("tier 2b Odoo HTTP (odoo-bin): ran $t tests: $ok passed, $f failed, $e errors, $k skipped")
             fi
         else
             summary+=("tier 2b Odoo HTTP: no HTTP test files")

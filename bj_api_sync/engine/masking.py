@@ -71,6 +71,19 @@ _KEY_FRAGMENTS = ("password", "passwd", "secret", "apikey", "api_key")
 _KEY_SUFFIXES = ("_token", "token")
 _HEADER_FRAGMENTS = ("token", "secret", "passw", "apikey", "api-key", "api_key")
 
+# A key can only be sensitive if one of these appears in it (case-insensitive):
+# one C-level scan of a large body then spares the per-pair checks below.
+_KEY_HINT_RE = re.compile(
+    "|".join(
+        re.escape(word)
+        for word in sorted(
+            set(SENSITIVE_KEYS) | set(_KEY_FRAGMENTS) | {"token", "pwd", "api-key", "apikey"},
+            key=len,
+        )
+    ),
+    re.IGNORECASE,
+)
+
 # Secrets shorter than this are only masked where they are a whole value:
 # replacing e.g. "abc" everywhere would shred the log.
 _MIN_SECRET_LEN = 4
@@ -114,6 +127,12 @@ def is_sensitive_header(name) -> bool:
     """Whether an HTTP header name carries credentials (case-insensitive)."""
     if not isinstance(name, str):
         return False
+    return _sensitive_header(name)
+
+
+# Header names repeat on every request: remember the verdicts.
+@functools.lru_cache(maxsize=1024)
+def _sensitive_header(name: str) -> bool:
     low = name.strip().lower()
     return low in SENSITIVE_HEADERS or any(f in low for f in _HEADER_FRAGMENTS)
 
@@ -190,13 +209,13 @@ def mask_headers(headers, secrets=()) -> dict:
     return out
 
 
-def dumps_headers(headers) -> str:
-    """Render headers as ``"Key: value"`` lines for the log.
+def dumps_headers(headers, secrets=()) -> str:
+    """Render headers as ``"Key: value"`` lines for the log, masked.
 
-    Sensitive headers are masked here too (idempotent with
-    :func:`mask_headers`), so a caller that forgot to mask cannot leak them.
+    Masking happens here (with ``secrets`` as in :func:`mask_headers`), so a
+    caller cannot forget it; masking already-masked headers changes nothing.
     """
-    return "\n".join(f"{k}: {v}" for k, v in mask_headers(headers).items())
+    return "\n".join(f"{k}: {v}" for k, v in mask_headers(headers, secrets).items())
 
 
 def mask_url(url, secrets=()) -> str:
@@ -294,10 +313,11 @@ def _mask_text(text: str, sec: _Secrets) -> str:
     if text == MASK:
         return text
     # Cheap membership tests first: most strings have none of these shapes.
-    if "=" in text:
+    hint = _KEY_HINT_RE.search(text) is not None
+    if hint and "=" in text:
         text = _FORM_RE.sub(_form_sub, text)
     if ":" in text:
-        if '"' in text or "'" in text:
+        if hint and ('"' in text or "'" in text):
             text = _QUOTED_RE.sub(_quoted_sub, text)
         text = _HEADER_LINE_RE.sub(_header_line_sub, text)
     if "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text:

@@ -208,24 +208,19 @@ class BjApiSyncConfig(models.Model):
     @api.constrains("connection_timeout", "read_timeout")
     def _check_timeouts(self):
         for config in self:
-            low, high = CONNECTION_TIMEOUT_RANGE
-            if not low <= config.connection_timeout <= high:
-                raise ValidationError(
-                    _(
-                        "Connection Timeout must be between %(low)s and %(high)s seconds.",
-                        low=low,
-                        high=high,
+            for label, value, (low, high) in (
+                (_("Connection Timeout"), config.connection_timeout, CONNECTION_TIMEOUT_RANGE),
+                (_("Read Timeout"), config.read_timeout, READ_TIMEOUT_RANGE),
+            ):
+                if not low <= value <= high:
+                    raise ValidationError(
+                        _(
+                            "%(label)s must be between %(low)s and %(high)s seconds.",
+                            label=label,
+                            low=low,
+                            high=high,
+                        )
                     )
-                )
-            low, high = READ_TIMEOUT_RANGE
-            if not low <= config.read_timeout <= high:
-                raise ValidationError(
-                    _(
-                        "Read Timeout must be between %(low)s and %(high)s seconds.",
-                        low=low,
-                        high=high,
-                    )
-                )
 
     @api.constrains("page_size", "max_retries", "retry_backoff")
     def _check_batching_and_retries(self):

@@ -146,6 +146,16 @@ def line_specs(config, depth=0):
     return tuple(specs)
 
 
+def top_level_fields(config):
+    """Return the names of the config's model fields its mapping reads directly."""
+    model = config.env[config.model_name]
+    specs = line_specs(config)
+    return [
+        name for name in dict.fromkeys(s.field_name for s in specs if s.field_name)
+        if name in model._fields
+    ]
+
+
 def build_payloads(config, records):
     """Map ``records`` with the config's lines; one dict per record.
 

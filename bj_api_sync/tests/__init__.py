@@ -1,5 +1,6 @@
 from . import (
     test_config_constraints,
+    test_examples,
     test_http_inbound_auth,
     test_http_inbound_crud,
     test_http_inbound_errors,

@@ -511,3 +511,20 @@ def test_attempt_result_json_helper():
     assert hc.AttemptResult("success", response_text="").json() is None
     assert hc.AttemptResult("fail", response_text="<html>").json() is None
     assert json.loads(json.dumps(hc.AttemptResult("fail").response_headers)) == {}
+
+
+def test_session_reads_the_environment_once_without_proxies(monkeypatch):
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy",
+                 "all_proxy", "NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    session = hc._new_session()
+    assert session.trust_env is False
+    assert session.verify == "/etc/ssl/bundle.pem"
+
+
+def test_session_keeps_requests_proxy_handling_when_a_proxy_is_set(monkeypatch):
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:3128")
+    session = hc._new_session()
+    assert session.trust_env is True
+    assert session.verify is True
