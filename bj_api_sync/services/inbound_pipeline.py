@@ -189,7 +189,15 @@ def _run_resource(call, env, outcome):
             raise ApiError("NOT_FOUND", f"No {resource} record with id {id_text!r}",
                            {"resource": resource, "id": id_text})
     raw = _read_body(call, env) if operation in ("create", "update", "batch", "delete") else b""
-    caller = inbound_auth.authenticate(infra, spec, call.headers, call.remote_addr)
+    try:
+        caller = inbound_auth.authenticate(infra, spec, call.headers, call.remote_addr)
+    except ApiError as exc:
+        # Failed attempts count per client address, with the config's limits:
+        # guessing credentials gets a 429 once the window is full.
+        if exc.code == "AUTHENTICATION_ERROR":
+            bucket = "authfail:" + ratelimit.caller_key("ip", call.remote_addr or "0.0.0.0")  # noqa: S104
+            inbound_ratelimit.check(env.cr.dbname, bucket, spec.rate_minute, spec.rate_hour)
+        raise
     decision = inbound_ratelimit.check(env.cr.dbname, caller.key, spec.rate_minute,
                                        spec.rate_hour)
     outcome.headers.update(ratelimit.headers(decision))

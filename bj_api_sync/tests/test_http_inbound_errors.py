@@ -202,6 +202,22 @@ class TestInboundRateLimit(BjApiHttpCase):
         other = self.make_key(self.make_user("other", "base.group_user"))
         self.assertJson(self.call("GET", "res.partner/search?limit=1", key=other), 200)
 
+    def test_failed_authentication_is_limited_per_address(self):
+        self.config.rate_limit_per_minute = 2
+        statuses = []
+        for _attempt in range(4):
+            response = self.call("GET", "res.partner/search?limit=1", key="guess")
+            statuses.append(response.status_code)
+            if response.status_code == 429:
+                self.assertJson(response, 429, "RATE_LIMIT_EXCEEDED")
+                self.assertGreaterEqual(int(response.headers["Retry-After"]), 1)
+                break
+            self.assertJson(response, 401, "AUTHENTICATION_ERROR")
+        self.assertEqual(statuses[-1], 429, statuses)
+        # The right credentials are counted in their own bucket.
+        good = self.make_key(self.make_user("good", "base.group_user"))
+        self.assertJson(self.call("GET", "res.partner/search?limit=1", key=good), 200)
+
     def test_counters_are_in_the_database_and_purged(self):
         self.assertJson(self.call("GET", "res.partner/search?limit=1"), 200)
         bucket = ratelimit.caller_key("key", self.api_key)
