@@ -14,24 +14,36 @@ from urllib.parse import urlparse
 
 from ..engine import payload, query
 from ..engine.errors import ApiError
+from ..engine.url_guard import internal_host
 from ..models.bj_api_webhook import EVENT_TRIGGERS
 
 _WEBHOOK_KEYS = ("url", "events", "model", "fields", "conditions", "authentication")
 _SUBSCRIBE_KEYS = ("callback_url", "events", "model", "fields", "filters", "authentication")
 _SUBSCRIBE_EVENTS = ("record.created", "record.updated", "record.deleted", "state.changed")
 _AUTH_KEYS = ("type", "token", "username", "password", "header_name", "header_value")
+# Off by default: a webhook may not target this machine or a private network.
+ALLOW_INTERNAL_PARAM = "bj_api_sync.webhook_allow_internal_urls"
 
 
 def _bad(message, **details):
     return ApiError("VALIDATION_ERROR", message, details)
 
 
-def _url(value, name):
+def _url(infra, value, name):
     if not isinstance(value, str) or len(value) > 2048:
         raise _bad(f"'{name}' must be an absolute http(s) URL", parameter=name)
     parsed = urlparse(value.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise _bad(f"'{name}' must be an absolute http(s) URL", parameter=name)
+    allow = infra["ir.config_parameter"].get_param(ALLOW_INTERNAL_PARAM, "")
+    host = None if allow.strip().lower() in ("1", "true", "yes") else internal_host(value)
+    if host:
+        raise _bad(
+            f"'{name}' points to {host}, an address on this server or a private network; "
+            f"an administrator may allow such targets with the system parameter "
+            f"{ALLOW_INTERNAL_PARAM}",
+            parameter=name,
+        )
     return value.strip()
 
 
@@ -117,7 +129,7 @@ def register(env, infra, caller, body, style):
     for key in (url_key, "events", "model"):
         if body.get(key) is None:
             raise _bad(f"'{key}' is required", parameter=key)
-    url = _url(body[url_key], url_key)
+    url = _url(infra, body[url_key], url_key)
     events = _events(body["events"], style)
     model_name = body["model"]
     if not isinstance(model_name, str) or model_name not in env.registry \

@@ -188,3 +188,18 @@ class TestInboundWebhooks(BjApiHttpCase):
         self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
         self.assertEqual(response.headers["Allow"], "GET, POST")
         self.assertFalse(self.env["bj.api.webhook"].search([("user_id", "=", self.api_user.id)]))
+
+    def test_internal_targets_are_refused_unless_allowed(self):
+        for url in ("http://127.0.0.1:8069/web", "http://169.254.169.254/latest/meta-data",
+                    "http://localhost/hook", "http://10.0.0.7/hook"):
+            body = self._register({"url": url, "events": ["create"], "model": "res.partner"},
+                                  status=400)
+            self.assertEqual(body["error"]["code"], "VALIDATION_ERROR")
+            self.assertIn("private network", body["error"]["message"])
+            self.assertEqual(body["error"]["details"]["parameter"], "url")
+        self.assertFalse(self.env["bj.api.webhook"].search([("config_id.url", "like", "127.0.0.1")]))
+        self.env["ir.config_parameter"].sudo().set_param(
+            "bj_api_sync.webhook_allow_internal_urls", "True")
+        body = self._register({"url": "http://127.0.0.1:9/hook", "events": ["create"],
+                               "model": "res.partner"})
+        self.assertEqual(body["status"], "active")
