@@ -6,7 +6,8 @@ from ..services import inbound_spec
 class BjApiSyncConfig(models.Model):
     """Inbound API side of the configurations: cached snapshots for the REST API."""
 
-    _inherit = "bj.api.sync.config"
+    _name = "bj.api.sync.config"
+    _inherit = ["bj.api.sync.config", "bj.api.cache.mixin"]
 
     @api.model
     @tools.ormcache("endpoint")
@@ -46,22 +47,3 @@ class BjApiSyncConfig(models.Model):
         self.env.cr.execute("SELECT active, share FROM res_users WHERE id = %s", (uid,))
         row = self.env.cr.fetchone()
         return bool(row and row[0] and not row[1])
-
-    @api.model_create_multi
-    def create(self, vals_list):
-        """Create configurations and forget the cached inbound snapshots."""
-        records = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return records
-
-    def write(self, vals):
-        """Write configurations and forget the cached inbound snapshots."""
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
-
-    def unlink(self):
-        """Delete configurations and forget the cached inbound snapshots."""
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result

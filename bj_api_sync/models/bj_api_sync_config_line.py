@@ -14,6 +14,7 @@ class BjApiSyncConfigLine(models.Model):
     """One field mapping: an Odoo field and the key it has in the external JSON."""
 
     _name = "bj.api.sync.config.line"
+    _inherit = ["bj.api.cache.mixin"]
     _description = "BJ API Field Mapping"
     _order = "sequence, id"
 
@@ -140,19 +141,6 @@ class BjApiSyncConfigLine(models.Model):
             if line.field_id and not line.external_key:
                 line.external_key = line.field_id.name
 
-    # The inbound API caches configs with their lines, headers and params.
-    @api.model_create_multi
-    def create(self, vals_list):
-        """Create records and forget the inbound API's cached config snapshots."""
-        records = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return records
-
-    def write(self, vals):
-        """Write records and forget the inbound API's cached config snapshots."""
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
 
     def unlink(self):
         """Delete records and forget the inbound API's cached config snapshots."""

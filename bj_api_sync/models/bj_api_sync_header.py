@@ -1,10 +1,11 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 
 class BjApiSyncHeader(models.Model):
     """A custom HTTP header sent (outbound) or required (inbound, custom auth)."""
 
     _name = "bj.api.sync.header"
+    _inherit = ["bj.api.cache.mixin"]
     _description = "BJ API Custom Header"
     _order = "sequence, id"
 
@@ -15,19 +16,6 @@ class BjApiSyncHeader(models.Model):
     key = fields.Char(required=True, help="Header name, e.g. X-API-Version.")
     value = fields.Char(help="Header value. Sent as is; masked in logs when it is a credential.")
 
-    # The inbound API caches configs with their lines, headers and params.
-    @api.model_create_multi
-    def create(self, vals_list):
-        """Create records and forget the inbound API's cached config snapshots."""
-        records = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return records
-
-    def write(self, vals):
-        """Write records and forget the inbound API's cached config snapshots."""
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
 
     def unlink(self):
         """Delete records and forget the inbound API's cached config snapshots."""

@@ -1,4 +1,4 @@
-from odoo import api, fields, models
+from odoo import fields, models
 
 PARAM_OPERATORS = [
     ("=", "="),
@@ -18,6 +18,7 @@ class BjApiSyncParam(models.Model):
     turned into a search filter `?key=value` (inbound)."""
 
     _name = "bj.api.sync.param"
+    _inherit = ["bj.api.cache.mixin"]
     _description = "BJ API URL Parameter"
     _order = "sequence, id"
 
@@ -36,19 +37,6 @@ class BjApiSyncParam(models.Model):
     )
     operator = fields.Selection(PARAM_OPERATORS, default="=")
 
-    # The inbound API caches configs with their lines, headers and params.
-    @api.model_create_multi
-    def create(self, vals_list):
-        """Create records and forget the inbound API's cached config snapshots."""
-        records = super().create(vals_list)
-        self.env.registry.clear_cache()
-        return records
-
-    def write(self, vals):
-        """Write records and forget the inbound API's cached config snapshots."""
-        result = super().write(vals)
-        self.env.registry.clear_cache()
-        return result
 
     def unlink(self):
         """Delete records and forget the inbound API's cached config snapshots."""
