@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from odoo.models import MAGIC_COLUMNS
 
-from ..engine import mapping
+from . import odoo_mapping
 
 # Never written by clients, whatever fields_get says.
 NOT_WRITABLE = frozenset(MAGIC_COLUMNS) | {"id", "display_name", "__last_update"}
@@ -91,28 +91,10 @@ def _sub_identifier(line):
     return (sub.model_id.model, ident.field_id.name, sub.filter_domain or "[]")
 
 
-def output_line_specs(config, depth=0):
-    """Return the config's lines as ``engine.mapping.LineSpec`` (sub-configs included)."""
-    if depth > mapping.MAX_DEPTH + 1:
-        return ()
-    specs = []
-    for index, line in enumerate(config.line_ids, start=1):
-        sub = None
-        if line.mapping_config_id and line.value_type in ("relational", "relational_python"):
-            sub = output_line_specs(line.mapping_config_id, depth + 1) or None
-        specs.append(
-            mapping.LineSpec(
-                external_key=line.external_key,
-                field_name=line.field_id.name or None,
-                value_type=line.value_type,
-                related_path=line.related_path or None,
-                sub_lines=sub,
-                python_code=line.python_code or None,
-                python_mode=line.python_mode or "evaluate",
-                label=f"line {index} ({line.external_key})",
-            )
-        )
-    return tuple(specs)
+def output_line_specs(config):
+    """Return the config's lines as ``engine.mapping.LineSpec`` (sub-configs included;
+    nothing when the config has no lines)."""
+    return odoo_mapping.line_specs(config, with_defaults=False)
 
 
 def build_spec(config):

@@ -112,15 +112,18 @@ def default_field_names(model):
     ]
 
 
-def line_specs(config, depth=0):
+def line_specs(config, depth=0, with_defaults=True):
     """Return the config's lines as a tuple of ``LineSpec`` (sub-configs included).
 
-    With no lines, one plain line per default field. Sub-configs nested deeper
-    than the engine's limit are cut, and the engine reports the cycle.
+    With no lines, one plain line per default field (or nothing, without
+    ``with_defaults``). Sub-configs nested deeper than the engine's limit are
+    cut, and the engine reports the cycle.
     """
     if depth > mapping.MAX_DEPTH + 1:
         return ()
     lines = config.line_ids
+    if not lines and not with_defaults:
+        return ()
     if not lines:
         return tuple(
             mapping.LineSpec(external_key=name, field_name=name, label=name)
@@ -130,7 +133,7 @@ def line_specs(config, depth=0):
     for index, line in enumerate(lines, start=1):
         sub = None
         if line.mapping_config_id and line.value_type in ("relational", "relational_python"):
-            sub = line_specs(line.mapping_config_id, depth + 1)
+            sub = line_specs(line.mapping_config_id, depth + 1, with_defaults) or None
         specs.append(
             mapping.LineSpec(
                 external_key=line.external_key,

@@ -1,5 +1,5 @@
 import base64
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from odoo import fields
 from odoo.exceptions import UserError
@@ -255,13 +255,21 @@ class TestOutboundFailures(OutboundCase):
 
     def test_500_then_200_is_retried_with_the_same_idempotency_key(self):
         self.server.script(None, [Response(500, {"error": "boom"}), Response(200, {"ok": 1})])
+        def utcnow():
+            return datetime.now(timezone.utc).replace(tzinfo=None)
+
+        before = utcnow()
         result = self.send()
         self.assertFalse(result.success)
         self.assertEqual(result.state, "retrying")
         item = self.outbox_of(result)
         self.assertEqual(item.state, "retrying")
         self.assertEqual(item.attempt_count, 1)
-        self.assertGreater(item.next_attempt_at, fields.Datetime.now())
+        # Backoff base 1 s with ±25 % jitter: the retry is due 0.75 to 1.25 s later.
+        # Odoo datetimes are whole seconds: "now" is truncated before the delay is added.
+        self.assertGreaterEqual(item.next_attempt_at,
+                                before.replace(microsecond=0) + timedelta(seconds=0.7))
+        self.assertLessEqual(item.next_attempt_at, utcnow() + timedelta(seconds=1.3))
         self.assertEqual(self._run_due(item), 1)
         self.assertEqual(item.state, "done")
         self.assertEqual(item.attempt_count, 2)
