@@ -486,15 +486,20 @@ def convert_values(data, fields, key_to_field=None, resolve=None, *,
             errors.append({"field": key, "message": exc.message})
             continue
         source[field] = key
-    if errors:
-        message = (
-            errors[0]["message"]
-            if len(errors) == 1
-            else f"{len(errors)} fields are invalid: "
-            + "; ".join(e["message"] for e in errors)
-        )
-        raise ApiError("VALIDATION_ERROR", message, {"errors": errors})
+    raise_field_errors(errors)
     return values
+
+
+def raise_field_errors(errors):
+    """Raise one VALIDATION_ERROR listing ``errors`` ({"field", "message"} dicts), if any."""
+    if not errors:
+        return
+    message = (
+        errors[0]["message"]
+        if len(errors) == 1
+        else f"{len(errors)} fields are invalid: " + "; ".join(e["message"] for e in errors)
+    )
+    raise ApiError("VALIDATION_ERROR", message, {"errors": errors})
 
 
 def serialize_value(value, desc):

@@ -294,14 +294,7 @@ class Resource:
                 if exc.code != "VALIDATION_ERROR":
                     raise
                 errors.append({"field": key, "message": exc.message})
-        if errors:
-            message = (
-                errors[0]["message"]
-                if len(errors) == 1
-                else f"{len(errors)} fields are invalid: "
-                + "; ".join(e["message"] for e in errors)
-            )
-            raise ApiError("VALIDATION_ERROR", message, {"errors": errors})
+        payload.raise_field_errors(errors)
         return values
 
     def _required_missing(self, values):
