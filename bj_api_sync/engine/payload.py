@@ -454,13 +454,7 @@ def convert_values(data, fields, key_to_field=None, resolve=None, *,
             unknown.append(key)
         else:
             targets[key] = field
-    if unknown:
-        unknown.sort()
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "Unknown field(s): " + ", ".join(unknown),
-            {"unknown_fields": unknown},
-        )
+    raise_unknown_fields(unknown)
     values = {}
     source = {}
     errors = []
@@ -488,6 +482,17 @@ def convert_values(data, fields, key_to_field=None, resolve=None, *,
         source[field] = key
     raise_field_errors(errors)
     return values
+
+
+def raise_unknown_fields(unknown):
+    """Raise one VALIDATION_ERROR listing the ``unknown`` keys (sorted), if any."""
+    if unknown:
+        unknown = sorted(unknown)
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "Unknown field(s): " + ", ".join(unknown),
+            {"unknown_fields": unknown},
+        )
 
 
 def raise_field_errors(errors):

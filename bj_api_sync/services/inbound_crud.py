@@ -257,13 +257,7 @@ class Resource:
             return payload.convert_values(data, self.fsets.inputs, convert_nested=self._nested)
         by_key = self.spec.input_lines
         flat = payload.flatten(data, by_key)
-        unknown = sorted(k for k in flat if k not in by_key)
-        if unknown:
-            raise ApiError(
-                "VALIDATION_ERROR",
-                "Unknown field(s): " + ", ".join(unknown),
-                {"unknown_fields": unknown},
-            )
+        payload.raise_unknown_fields([k for k in flat if k not in by_key])
         values = {}
         source = {}
         errors = []
