@@ -42,6 +42,8 @@ __all__ = [
     "ScriptRunner",
     "build_payload",
     "build_payloads",
+    "compile_lines",
+    "converter",
     "get_dotted",
     "set_dotted",
     "to_json_value",
@@ -539,6 +541,27 @@ def _safe_ref(access, record):
         return access.ref(record)
     except Exception:  # noqa: BLE001 - a broken ref() must not hide the real error
         return repr(record)
+
+
+def compile_lines(lines: Iterable[LineSpec], config_name: str = "") -> tuple:
+    """Return the compiled form of ``lines`` (one object per line).
+
+    Each object has ``kind``, ``field``, ``path`` (related path segments after
+    ``field``), ``sub`` (compiled sub-lines or None), ``code``, ``parents`` and
+    ``leaf`` (the external key split on dots). Raises :class:`MappingError`
+    naming the line when the lines are inconsistent.
+    """
+    try:
+        return _compile(tuple(lines)).lines
+    except _PlanError as exc:
+        raise MappingError(
+            exc.message, config_name=config_name, line_label=exc.line_label
+        ) from None
+
+
+def converter(field_type: str) -> Callable[[Any, Any], Any]:
+    """Return the ``(value, access)`` function :func:`to_json_value` uses for a type."""
+    return _CONVERTERS.get(field_type, _conv_generic)
 
 
 def _prepare(lines, access, run_script, script_context, config_name):

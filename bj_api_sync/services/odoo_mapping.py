@@ -14,6 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tools.safe_eval import datetime, dateutil, json, pytz, safe_eval, time
 
 from ..engine import mapping
+from . import odoo_rows
 
 _logger = logging.getLogger(__name__)
 
@@ -159,16 +160,43 @@ def top_level_fields(config):
     ]
 
 
+class PayloadBuilder:
+    """Maps records with one config's lines; built once per run of requests.
+
+    When every line reads plain stored columns (of the record or of records
+    reached through many2one fields), payloads come from rows read with the
+    ORM's own query and access rules (:mod:`.odoo_rows`); otherwise, or when
+    that read meets a deleted or hidden record, from the generic engine over
+    records.
+    """
+
+    def __init__(self, config, env):
+        self.config = config
+        self.specs = line_specs(config)
+        self.row_plan = odoo_rows.plan_for(env, config.model_name, self.specs)
+
+    def build(self, records):
+        """Return one payload per record, in order.
+
+        Raises ``engine.mapping.MappingError`` naming the config, line and record.
+        """
+        if self.row_plan is not None and records:
+            payloads = odoo_rows.payloads(self.row_plan, records)
+            if payloads is not None:
+                return payloads
+        return mapping.build_payloads(
+            records,
+            self.specs,
+            ACCESS,
+            run_script=run_script,
+            script_context=script_context(records.env, records._name),
+            config_name=self.config.name,
+        )
+
+
 def build_payloads(config, records):
     """Map ``records`` with the config's lines; one dict per record.
 
     Raises ``engine.mapping.MappingError`` naming the config, line and record.
     """
-    return mapping.build_payloads(
-        records,
-        line_specs(config),
-        ACCESS,
-        run_script=run_script,
-        script_context=script_context(records.env, records._name),
-        config_name=config.name,
-    )
+    return PayloadBuilder(config, records.env).build(records)

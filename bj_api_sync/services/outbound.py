@@ -190,18 +190,21 @@ def units_of(config, records):
     """Yield ``(records, body)`` per request: chunks of page_size when paginated,
     else one record at a time; records are read in chunks so memory stays flat."""
     size = config.page_size if config.is_paginated else READ_CHUNK
-    names = odoo_mapping.top_level_fields(config)
+    builder = odoo_mapping.PayloadBuilder(config, records.env)
+    # Without a row plan the ORM reads the records: fetch just the mapped
+    # columns, in one query per chunk, instead of every prefetchable column.
+    names = odoo_mapping.top_level_fields(config) if builder.row_plan is None else []
     for ids in batching.chunk_ids(records.ids, size):
         chunk = records.browse(ids)
-        # Fetch just the mapped columns, in one query per chunk: the ORM would
-        # otherwise load every prefetchable column of the model.
-        chunk.fetch(names)
-        payloads = odoo_mapping.build_payloads(config, chunk)
+        if names:
+            chunk.fetch(names)
+        payloads = builder.build(chunk)
         if config.is_paginated:
             yield chunk, payloads
         else:
             yield from zip(chunk, payloads)
-        chunk.invalidate_recordset(names)
+        if names:
+            chunk.invalidate_recordset(names)
 
 
 def send_now(config, records, timeout=None):

@@ -1,0 +1,86 @@
+"""Read the rows of an :class:`..engine.row_mapping.RowPlan` the way the ORM does.
+
+The ORM's own ``fetch()`` reads columns with ``_search([('id', 'in', ids)])``
+(which applies the record rules) and ``_field_to_sql`` (which picks the
+language of translated fields), then stores the values in its cache. These
+functions run the same query and hand the rows to the engine instead of the
+cache: same access checks, same values, a fraction of the per-field cost.
+Anything unusual (a record that vanished or that a rule hides) makes them
+return None, so the caller uses the ORM path and its errors.
+"""
+
+import logging
+
+from odoo.tools import SQL
+
+from ..engine import row_mapping
+
+_logger = logging.getLogger(__name__)
+
+
+def schema_of(env):
+    """Return the engine's ``schema(model, field)`` for ``env``'s user.
+
+    A field qualifies when it is a stored column of a type the engine converts,
+    and the user may read it and its model; otherwise the ORM path is used.
+    """
+    readable = {}
+
+    def schema(model_name, field_name):
+        model = env[model_name]
+        if model_name not in readable:
+            readable[model_name] = model.check_access_rights("read", raise_exception=False)
+        if not readable[model_name]:
+            return None
+        if field_name == "id":
+            return ("integer", None)
+        field = model._fields.get(field_name)
+        if (
+            field is None
+            or not field.store
+            or not field.column_type
+            or field.type not in row_mapping.ROW_TYPES
+            or (field.groups and not env.su and not model.user_has_groups(field.groups))
+        ):
+            return None
+        return (field.type, field.comodel_name if field.type == "many2one" else None)
+
+    return schema
+
+
+def plan_for(env, model_name, lines):
+    """Return the RowPlan of ``lines`` on ``model_name`` for ``env``, or None."""
+    return row_mapping.plan(lines, model_name, schema_of(env))
+
+
+def _read(model, ids, columns):
+    """Return ``{id: row}`` for ``ids`` of ``model`` (a row: ``columns`` values),
+    or None when some id is missing or not readable."""
+    if not ids:
+        return {}
+    fields = [name for name in columns if name != "id"]
+    # Pending writes and recomputations must reach the table first, as the ORM
+    # would compute them before reading.
+    model.flush_model(fields)
+    query = model.with_context(active_test=False)._search([("id", "in", list(ids))])
+    terms = [SQL.identifier(model._table, "id")]
+    terms += [model._field_to_sql(model._table, name, query) for name in fields]
+    model.env.cr.execute(query.select(*terms))
+    rows = {row[0]: row for row in model.env.cr.fetchall()}
+    if len(rows) != len(set(ids)):
+        return None
+    return rows
+
+
+def payloads(row_plan, records):
+    """Return one payload per record of ``records`` (in order), or None when the
+    ORM path must build them (a record was deleted or hidden by a rule)."""
+    tables = {}
+    for source in row_plan.sources:
+        model = records.env[source.model]
+        ids = records.ids if source.parent is None else row_plan.referenced_ids(source, tables)
+        rows = _read(model, ids, source.columns)
+        if rows is None:
+            return None
+        tables[source.path] = rows
+    return row_plan.build(records.ids, tables)
