@@ -20,9 +20,9 @@ from . import odoo_mapping
 
 _logger = logging.getLogger(__name__)
 
-# Records read per chunk when a config is not paginated: bounds memory and
-# keeps the ORM's prefetching efficient.
-READ_CHUNK = 200
+# Records read per query (or per page when pages are larger): bounds memory
+# while keeping the number of queries small.
+READ_CHUNK = 1000
 # Delivery cap on Retry-After / backoff: a server asking for more than this is
 # retried later by the outbox anyway.
 MAX_RETRY_DELAY = 3600.0
@@ -94,6 +94,9 @@ class RequestFactory:
         if config.request_type != "out":
             raise UserError(_("Configuration %s is not an outbound configuration.", config.name))
         self.config = config
+        # Read once: every request and log row of the run repeats them.
+        self.config_id = config.id
+        self.url = (config.url or "").strip()
         self.method = method_of(config)
         try:
             self.headers = base_headers(config)
@@ -128,7 +131,7 @@ class RequestFactory:
                 params.append((self.identifier, str(value)))
         return http_client.OutboundRequest(
             method=self.method,
-            url=self.config.url.strip(),
+            url=self.url,
             params=params,
             headers=self.headers,
             json_body=None if self.method == "GET" else body,
@@ -145,10 +148,10 @@ class RequestFactory:
         """Return the bj.api.log values of one attempt, with secrets masked."""
         error = result.error
         return {
-            "config_id": self.config.id,
+            "config_id": self.config_id,
             "direction": "out",
             "http_method": self.method,
-            "url": masking.mask_url(result.url or self.config.url, self.secrets),
+            "url": masking.mask_url(result.url or self.url, self.secrets),
             "request_headers": masking.dumps_headers(result.sent_headers, self.secrets),
             # Our own compact JSON: masked as text (sensitive keys and secret
             # values), which is linear, instead of being parsed again.
@@ -189,18 +192,19 @@ def new_key():
 def units_of(config, records):
     """Yield ``(records, body)`` per request: chunks of page_size when paginated,
     else one record at a time; records are read in chunks so memory stays flat."""
-    size = config.page_size if config.is_paginated else READ_CHUNK
+    size = config.page_size if config.is_paginated else 1
     builder = odoo_mapping.PayloadBuilder(config, records.env)
     # Without a row plan the ORM reads the records: fetch just the mapped
     # columns, in one query per chunk, instead of every prefetchable column.
     names = odoo_mapping.top_level_fields(config) if builder.row_plan is None else []
-    for ids in batching.chunk_ids(records.ids, size):
+    for ids in batching.chunk_ids(records.ids, max(READ_CHUNK, size)):
         chunk = records.browse(ids)
         if names:
             chunk.fetch(names)
         payloads = builder.build(chunk)
         if config.is_paginated:
-            yield chunk, payloads
+            for start in range(0, len(ids), size):
+                yield chunk[start:start + size], payloads[start:start + size]
         else:
             yield from zip(chunk, payloads)
         if names:
