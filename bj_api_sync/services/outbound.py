@@ -14,7 +14,7 @@ from datetime import timedelta
 from odoo import _, fields
 from odoo.exceptions import UserError
 
-from ..engine import auth_headers, batching, http_client, masking, policy
+from ..engine import auth_headers, batching, http_client, masking, pipeline, policy
 from ..engine.mapping import MappingError, get_dotted
 from . import odoo_mapping
 
@@ -216,51 +216,81 @@ def send_now(config, records, timeout=None):
 
     A retryable failure is queued in the outbox for the next attempts; a final
     failure is queued as failed so it can be retried from the UI. Returns an
-    :class:`OutboundResult`; external failures never raise.
+    :class:`OutboundResult`; external failures never raise. With more than one
+    request to make, the next ones are read and mapped while the API answers
+    the previous one (requests still go one at a time, in order).
     """
     factory = RequestFactory(config, timeout)
-    Log = config.env["bj.api.log"].sudo()
-    Outbox = config.env["bj.api.outbox"].sudo()
-    results, log_ids, outbox_ids = [], [], []
-    last = None
-    pending_logs = []
+    run = _Run(config, factory, records._name)
+    unit = config.page_size if config.is_paginated else 1
     units = units_of(config, records)
-    while True:
-        try:
-            recs, body = next(units)
-        except StopIteration:
-            break
-        except MappingError as exc:
-            _logger.warning("bj_api_sync: %s", exc)
-            raise UserError(str(exc)) from exc
-        key = new_key()
-        _req, result = factory.send(body, key)
-        state = policy.SUCCESS if result.ok else "failed"
+    with pipeline.Sender(lambda item: factory.send(*item)[1],
+                         threaded=len(records) > unit) as sender:
+        while True:
+            try:
+                recs, body = next(units)
+            except StopIteration:
+                break
+            except MappingError as exc:
+                _logger.warning("bj_api_sync: %s", exc)
+                raise UserError(str(exc)) from exc
+            key = new_key()
+            sender.submit((recs, body, key), (body, key))
+            for token, result in sender.completed():
+                run.record(*token, result)
+        for token, result in sender.finish():
+            run.record(*token, result)
+    return run.summary()
+
+
+class _Run:
+    """The bookkeeping of one :func:`send_now`: outbox items for failures, log
+    rows written 100 at a time, and the per-request results."""
+
+    def __init__(self, config, factory, res_model):
+        self.config = config
+        self.factory = factory
+        self.res_model = res_model
+        self.Log = config.env["bj.api.log"].sudo()
+        self.Outbox = config.env["bj.api.outbox"].sudo()
+        self.results, self.log_ids, self.outbox_ids, self.pending_logs = [], [], [], []
+        self.last = None
+
+    def record(self, recs, body, key, result):
+        """Account for the answer to the request that sent ``body`` for ``recs``."""
+        state = policy.SUCCESS
         outbox_id = False
         if not result.ok:
-            will_retry = result.outcome == policy.RETRY and config.max_retries > 0
+            will_retry = result.outcome == policy.RETRY and self.config.max_retries > 0
             state = "retrying" if will_retry else "failed"
-            outbox_id = Outbox._create_from_attempt(
-                config, recs, body, key, result, will_retry=will_retry
+            outbox_id = self.Outbox._create_from_attempt(
+                self.config, recs, body, key, result, will_retry=will_retry
             ).id
-            outbox_ids.append(outbox_id)
-        pending_logs.append(
-            factory.log_values(
-                result, state=state, attempt=1, res_model=records._name, res_ids=recs.ids,
+            self.outbox_ids.append(outbox_id)
+        ids = recs.ids
+        self.pending_logs.append(
+            self.factory.log_values(
+                result, state=state, attempt=1, res_model=self.res_model, res_ids=ids,
                 outbox_id=outbox_id,
             )
         )
-        results.append({"status_code": result.status_code, "state": state,
-                        "error": result.error, "res_ids": recs.ids})
-        last = result
-        if len(pending_logs) >= 100:
-            log_ids += Log._insert_many(pending_logs).ids
-            pending_logs = []
-    if pending_logs:
-        log_ids += Log._insert_many(pending_logs).ids
-    for entry, log_id in zip(results, log_ids):
-        entry["log_id"] = log_id
-    return summarize(results, last, log_ids, outbox_ids)
+        self.results.append({"status_code": result.status_code, "state": state,
+                             "error": result.error, "res_ids": ids})
+        self.last = result
+        if len(self.pending_logs) >= 100:
+            self._flush_logs()
+
+    def _flush_logs(self):
+        self.log_ids += self.Log._insert_many(self.pending_logs).ids
+        self.pending_logs = []
+
+    def summary(self):
+        """Write the remaining log rows; return the run's OutboundResult."""
+        if self.pending_logs:
+            self._flush_logs()
+        for entry, log_id in zip(self.results, self.log_ids):
+            entry["log_id"] = log_id
+        return summarize(self.results, self.last, self.log_ids, self.outbox_ids)
 
 
 def summarize(results, last, log_ids, outbox_ids):
