@@ -71,18 +71,46 @@ _KEY_FRAGMENTS = ("password", "passwd", "secret", "apikey", "api_key")
 _KEY_SUFFIXES = ("_token", "token")
 _HEADER_FRAGMENTS = ("token", "secret", "passw", "apikey", "api-key", "api_key")
 
-# A key can only be sensitive if one of these appears in it (case-insensitive):
-# one C-level scan of a large body then spares the per-pair checks below.
-_KEY_HINT_RE = re.compile(
-    "|".join(
-        re.escape(word)
-        for word in sorted(
-            set(SENSITIVE_KEYS) | set(_KEY_FRAGMENTS) | {"token", "pwd", "api-key", "apikey"},
-            key=len,
-        )
-    ),
-    re.IGNORECASE,
-)
+# A key can only be sensitive if one of these words appears in it
+# (case-insensitive): one scan of a large body then spares the per-pair checks
+# below. Words that contain another word add nothing and are left out.
+_KEY_HINTS = frozenset(SENSITIVE_KEYS) | frozenset(_KEY_FRAGMENTS) | {
+    "token", "pwd", "api-key", "apikey"}
+# Likewise for header names (``Name: value`` lines in free text).
+_HEADER_HINTS = SENSITIVE_HEADERS | frozenset(_HEADER_FRAGMENTS)
+
+
+def _minimal_words(words) -> tuple:
+    kept: list = []
+    for word in sorted(words, key=lambda w: (len(w), w)):
+        if not any(shorter in word for shorter in kept):
+            kept.append(word)
+    return tuple(kept)
+
+
+# "passw" stands for "passwd" and "password" (a hint may be broader than the
+# words: it only decides whether the exact checks run). Each gate's words are
+# a subset of the shared list, so one scan per word serves both gates.
+_KEY_HINT_WORDS = _minimal_words(_KEY_HINTS | {"passw"})
+_HEADER_HINT_WORDS = _minimal_words(_HEADER_HINTS)
+_HINT_WORDS = _minimal_words(_KEY_HINT_WORDS + _HEADER_HINT_WORDS)
+_KEY_HINT_SET = frozenset(_KEY_HINT_WORDS)
+_HEADER_HINT_SET = frozenset(_HEADER_HINT_WORDS)
+
+
+def _fold(text: str) -> str:
+    """``text`` case-folded so that a plain substring test of a lower-case ASCII
+    word finds at least what ``re.IGNORECASE`` would: casefold() maps every
+    other character re equates with an ASCII letter (K, ſ ...) to that letter,
+    except the Turkish dotted and dotless I."""
+    folded = text.casefold()
+    if not folded.isascii():
+        if "\u0131" in folded:  # dotless i stays itself under casefold()
+            folded = folded.replace("\u0131", "i")
+        if "\u0307" in folded:  # capital dotted I folds to "i" + combining dot
+            folded = folded.replace("i\u0307", "i")
+    return folded
+
 
 # Secrets shorter than this are only masked where they are a whole value:
 # replacing e.g. "abc" everywhere would shred the log.
@@ -161,6 +189,28 @@ class _Secrets:
                                  key=len, reverse=True))
 
 
+# Secret types whose tuples are hashed for the cache below (the same config
+# secrets come with every log line of a run).
+_SECRET_CONTAINERS = (tuple, str, bytes, frozenset)
+
+
+def _secrets(secrets) -> _Secrets:
+    """``_Secrets(secrets)``, built once per distinct tuple of secrets."""
+    if isinstance(secrets, _Secrets):
+        return secrets
+    if type(secrets) in _SECRET_CONTAINERS:
+        try:
+            return _cached_secrets(secrets)
+        except TypeError:  # an unhashable item
+            pass
+    return _Secrets(secrets)
+
+
+@functools.lru_cache(maxsize=64)
+def _cached_secrets(secrets) -> _Secrets:
+    return _Secrets(secrets)
+
+
 def _mask_scheme(value: str) -> str:
     """Mask a credential value, keeping a leading scheme word (Bearer, Basic ...)."""
     match = _SCHEME_RE.match(value)
@@ -176,6 +226,8 @@ def _contains_secret(value: str, secrets: _Secrets) -> bool:
 
 
 def _header_items(headers):
+    if type(headers) is dict:
+        return headers.items()
     if headers is None:
         return []
     if isinstance(headers, Mapping) or hasattr(headers, "items"):
@@ -198,12 +250,16 @@ def mask_headers(headers, secrets=()) -> dict:
     contains one of ``secrets``. Repeated names in a list of pairs are joined
     with ``", "``. Original key spelling is kept.
     """
-    sec = _Secrets(secrets)
+    sec = _secrets(secrets)
+    any_secret = bool(sec.all)  # sec.long is a subset of sec.all
     out: dict = {}
     for name, value in _header_items(headers):
-        name = _header_value(name)
-        text = _header_value(value)
-        if text and (is_sensitive_header(name) or _contains_secret(text, sec)):
+        if type(name) is not str:
+            name = _header_value(name)
+        text = value if type(value) is str else _header_value(value)
+        if text and (
+            _sensitive_header(name) or (any_secret and _contains_secret(text, sec))
+        ):
             text = _mask_scheme(text)
         out[name] = f"{out[name]}, {text}" if name in out else text
     return out
@@ -229,7 +285,7 @@ def mask_url(url, secrets=()) -> str:
     if not url:
         return ""
     url = str(url)
-    sec = _Secrets(secrets)
+    sec = _secrets(secrets)
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -266,6 +322,23 @@ def _replace_secrets(text: str, sec: _Secrets) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def _sub_sensitive(pattern, text: str, sensitive, repl) -> str:
+    """``pattern.sub(repl, text)`` for a ``repl`` that keeps every match whose
+    ``k`` group is not ``sensitive``: the same scan, but Python code runs only
+    for the (few) sensitive matches, not for every key of a large body."""
+    parts = []
+    last = 0
+    for match in pattern.finditer(text):
+        if sensitive(match.group("k")):
+            parts.append(text[last:match.start()])
+            parts.append(repl(match))
+            last = match.end()
+    if not parts:
+        return text
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 def _form_sub(match):
@@ -305,7 +378,7 @@ def mask_text(text, secrets=()) -> str:
         return ""
     if not isinstance(text, str):
         text = str(text)
-    return _mask_text(text, _Secrets(secrets))
+    return _mask_text(text, _secrets(secrets))
 
 
 def _mask_text(text: str, sec: _Secrets) -> str:
@@ -313,14 +386,29 @@ def _mask_text(text: str, sec: _Secrets) -> str:
     if text == MASK:
         return text
     # Cheap membership tests first: most strings have none of these shapes.
-    hint = _KEY_HINT_RE.search(text) is not None
-    if hint and "=" in text:
-        text = _FORM_RE.sub(_form_sub, text)
-    if ":" in text:
-        if hint and ('"' in text or "'" in text):
-            text = _QUOTED_RE.sub(_quoted_sub, text)
-        text = _HEADER_LINE_RE.sub(_header_line_sub, text)
-    if "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text:
+    # The patterns below only change a value whose key / header name is
+    # sensitive, and such a name contains one of the hint words.
+    folded = _fold(text)
+    equals = "=" in text
+    colon = ":" in text
+    if equals or colon:
+        found = [word for word in _HINT_WORDS if word in folded]
+        if found:
+            key_hint = not _KEY_HINT_SET.isdisjoint(found)
+            if key_hint and equals:
+                text = _sub_sensitive(_FORM_RE, text, _sensitive_key, _form_sub)
+            if colon:
+                if key_hint and ('"' in text or "'" in text):
+                    text = _sub_sensitive(_QUOTED_RE, text, _sensitive_key, _quoted_sub)
+                if not _HEADER_HINT_SET.isdisjoint(found):
+                    text = _sub_sensitive(
+                        _HEADER_LINE_RE, text, _sensitive_header, _header_line_sub
+                    )
+    # The substitutions above only drop letters, so the first two tests (on
+    # the text as it came) spare the four exact ones in the common case.
+    if ("earer" in folded or "asic" in folded) and (
+        "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text
+    ):
         text = _AUTH_RE.sub(lambda m: f"{m.group('s')} {MASK}", text)
     return text
 
@@ -348,7 +436,7 @@ def mask_json(value, secrets=()) -> Any:
     become ``MASK``; strings elsewhere go through :func:`mask_text`. Tuples
     come back as lists; other scalars are returned as they are.
     """
-    return _mask_value(value, _Secrets(secrets))
+    return _mask_value(value, _secrets(secrets))
 
 
 def _looks_binary(data: bytes) -> bool:
@@ -376,7 +464,7 @@ def mask_body(body, secrets=(), limit=None) -> str:
     """
     if body is None:
         return ""
-    sec = _Secrets(secrets)
+    sec = _secrets(secrets)
     if isinstance(body, bytearray | memoryview):
         body = bytes(body)
     if isinstance(body, bytes):

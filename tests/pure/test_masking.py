@@ -1,6 +1,9 @@
 """Tests of log masking and truncation (bj_api_sync.engine.masking), no Odoo needed."""
 import copy
 import json
+import random
+import re
+import sys
 
 import pytest
 
@@ -311,3 +314,122 @@ def test_is_sensitive_helpers():
 def test_body_roundtrip_is_valid_json():
     result = mask_body({"a": {"secret": 1}, "b": "ünïcode"})
     assert json.loads(result) == {"a": {"secret": MASK}, "b": "ünïcode"}
+
+
+# --------------------------------------------------------------------------
+# the hint gate of mask_text (casefold + substring tests)
+# --------------------------------------------------------------------------
+
+# The regular expression the hint replaced: an IGNORECASE alternation of the
+# words. The hint may find more than it (it only gates the exact checks), never less.
+_OLD_HINT_RE = re.compile(
+    "|".join(re.escape(w) for w in sorted(masking._KEY_HINTS, key=len)), re.IGNORECASE
+)
+_TRICKY = [
+    "TOKEN", "ToKeN", "x-API-KEY", "Api_Key", "PassWord", "PWD", "SECRET", "Authorization",
+    "apİkey", "APİ_KEY", "apıkey", "prıvate_key", "ſecret", "paſſwd", "\u212aey", "api_\u212aey",
+    "AUTHORİZATİON", "passẞwd", "pass\u00dfword", "tok\u0130en", "Σecret", "ﬅoken", "to\u200bken",
+    "tokén", "İ", "ı", "i\u0307", "", "plain text", '{"name": "x"}', "x=1&y=2",
+]
+
+
+def _hint(text):
+    found = [w for w in masking._HINT_WORDS if w in masking._fold(text)]
+    return not masking._KEY_HINT_SET.isdisjoint(found)
+
+
+@pytest.mark.parametrize("text", _TRICKY + [f"{a}{b}" for a in _TRICKY[:12] for b in ("", "_id", " ")])
+def test_hint_finds_whatever_the_old_regex_found(text):
+    if _OLD_HINT_RE.search(text):
+        assert _hint(text), text
+    if _OLD_HINT_RE.search(text.upper()):
+        assert _hint(text.upper()), text.upper()
+
+
+def test_fold_maps_every_ignorecase_equivalent_of_the_hint_letters():
+    # re.IGNORECASE matches character by character: if every character it
+    # equates with an ASCII letter of a hint word folds to that letter, the
+    # folded text contains the word wherever the regex would have matched.
+    letters = sorted({c for w in masking._KEY_HINTS | masking._HEADER_HINTS for c in w})
+    alphabet = "".join(chr(c) for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF)
+    for letter in letters:
+        for char in re.findall(re.escape(letter), alphabet, re.IGNORECASE):
+            assert masking._fold(char) == letter, (letter, hex(ord(char)))
+
+
+def test_hint_words_cover_every_sensitive_name():
+    for word in masking._KEY_HINTS:
+        assert _hint(word) and _hint(word.upper()) and _hint(word.title()), word
+    for name in SENSITIVE_KEYS | masking._KEY_HINTS:
+        assert not masking._KEY_HINT_SET.isdisjoint(
+            w for w in masking._HINT_WORDS if w in name), name
+    for name in SENSITIVE_HEADERS:
+        assert any(w in name for w in masking._HEADER_HINT_WORDS), name
+    # keys and headers that are sensitive through a fragment or a suffix
+    for name in ("new_password", "webhook_secret", "x_api_key", "MyToken", "X-Vendor-Token",
+                 "X-Partner-Secret", "x-my-apikey", "db-passwd"):
+        folded = masking._fold(name)
+        if masking.is_sensitive_key(name):
+            assert any(w in folded for w in masking._KEY_HINT_WORDS), name
+        if masking.is_sensitive_header(name):
+            assert any(w in folded for w in masking._HEADER_HINT_WORDS), name
+
+
+def _reference_mask_text(text, secrets=()):
+    """mask_text as it was before the hint gate changed (regex gate, every pattern run)."""
+    sec = masking._Secrets(secrets)
+    text = masking._replace_secrets(text, sec)
+    if text == MASK:
+        return text
+    hint = _OLD_HINT_RE.search(text) is not None
+    if hint and "=" in text:
+        text = masking._FORM_RE.sub(masking._form_sub, text)
+    if ":" in text:
+        if hint and ('"' in text or "'" in text):
+            text = masking._QUOTED_RE.sub(masking._quoted_sub, text)
+        text = masking._HEADER_LINE_RE.sub(masking._header_line_sub, text)
+    if "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text:
+        text = masking._AUTH_RE.sub(lambda m: f"{m.group('s')} {MASK}", text)
+    return text
+
+
+_ATOMS = [
+    "token", "TOKEN", "apİkey", "apıkey", "Api-Key", "pwd", "PassWord", "ſecret", "cookie",
+    "Authorization", "X-Auth-Token", "Ocp-Apim-Subscription-Key", "private_key", "Bearer",
+    "BEARER", "BeArEr", "basic", "Basic", "ß", "\u212a", "=", ":", '"', "'", " ", "\n", "\r\n",
+    "&", ",", "{", "}", "abcdefgh1234", "s3cr3t", "é", "_", "-", "null", "x",
+]
+
+
+def test_mask_text_output_unchanged_by_the_faster_gates():
+    rnd = random.Random(20240501)
+    for _i in range(5000):
+        text = "".join(rnd.choice(_ATOMS) for _ in range(rnd.randint(0, 25)))
+        secrets = rnd.choice([(), ("s3cr3t",), ("abcdefgh1234", "x")])
+        assert mask_text(text, secrets) == _reference_mask_text(text, secrets), text
+
+
+def test_mask_text_large_json_body_unchanged():
+    records = [{"id": i, "name": f"Partner {i}", "email": f"p{i}@example.com"} for i in range(100)]
+    for extra in ({}, {"access_token": "t0k3n-value"}, {"Note": "Authorization: Bearer abcdefghij"}):
+        text = json.dumps([dict(r, **extra) for r in records])
+        assert mask_text(text, ("p7@example.com",)) == _reference_mask_text(
+            text, ("p7@example.com",))
+    assert "t0k3n-value" not in mask_text(json.dumps({"access_token": "t0k3n-value"}))
+
+
+def test_secrets_normalised_once_per_tuple():
+    first = masking._secrets(("alpha-secret", "b"))
+    assert masking._secrets(("alpha-secret", "b")) is first
+    assert first.long == ("alpha-secret",) and first.all == {"alpha-secret", "b"}
+    assert masking._secrets(first) is first
+    # lists and unhashable items still work, uncached
+    assert masking._secrets(["alpha-secret"]).long == ("alpha-secret",)
+    assert masking._secrets(("alpha-secret", ["x"])).long == ("alpha-secret",)
+    assert mask_text("key alpha-secret", ["alpha-secret"]) == f"key {MASK}"
+    assert mask_headers({"X": "alpha-secret"}, ("alpha-secret", ["x"])) == {"X": MASK}
+
+
+def test_mask_headers_bytes_and_none_values_unchanged():
+    headers = [(b"X-Api-Key", b"k"), ("X-None", None), ("X-Num", 5), ("x-num", "6")]
+    assert mask_headers(headers) == {"X-Api-Key": MASK, "X-None": "", "X-Num": "5", "x-num": "6"}
