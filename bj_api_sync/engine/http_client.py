@@ -10,6 +10,7 @@ Compatible with requests 2.25.1 / urllib3 1.26.5 (Odoo 17's pins) and newer.
 """
 
 import email.message
+import functools
 import http
 import http.client
 import http.cookiejar
@@ -27,14 +28,17 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from requests.auth import HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
+from requests.utils import check_header_validity, get_auth_from_url
 
 from . import policy
 
 try:
     from urllib3 import exceptions as _u3
+    from urllib3.util import Timeout as _Timeout
 except ImportError:  # pragma: no cover - urllib3 always ships with requests
-    _u3 = None
+    _u3 = _Timeout = None
 
 _logger = logging.getLogger(__name__)
 
@@ -294,18 +298,19 @@ def prepare(request: OutboundRequest) -> tuple[dict[str, str], str | None]:
         body = json.dumps(
             request.json_body, separators=(",", ":"), ensure_ascii=False, default=str
         )
-    headers = CaseInsensitiveDict()
-    headers["User-Agent"] = USER_AGENT
-    headers["Accept"] = "application/json"
+    # lower-case name -> (name, value): a case-insensitive dict whose
+    # overrides keep the first position and take the new spelling.
+    headers = {"user-agent": ("User-Agent", USER_AGENT), "accept": ("Accept", "application/json")}
     if body is not None:
-        headers["Content-Type"] = "application/json"
+        headers["content-type"] = ("Content-Type", "application/json")
     for key, value in (request.headers or {}).items():
         if value is None or value is False or not key:
             continue
-        headers[str(key).strip()] = str(value)
-    if request.idempotency_key and "Idempotency-Key" not in headers:
-        headers["Idempotency-Key"] = str(request.idempotency_key)
-    return dict(headers.items()), body
+        name = str(key).strip()
+        headers[name.lower()] = (name, str(value))
+    if request.idempotency_key and "idempotency-key" not in headers:
+        headers["idempotency-key"] = ("Idempotency-Key", str(request.idempotency_key))
+    return dict(headers.values()), body
 
 
 def _host_of(url: str) -> str:
@@ -367,6 +372,13 @@ def _charset(content_type: str | None) -> str | None:
     """The ``charset`` parameter of a Content-Type header, if any."""
     if not content_type:
         return None
+    if type(content_type) is str:  # the same few values on every response
+        return _charset_of(content_type)
+    return _charset_of.__wrapped__(content_type)
+
+
+@functools.lru_cache(maxsize=64)
+def _charset_of(content_type) -> str | None:
     message = email.message.Message()
     message["Content-Type"] = content_type
     return message.get_content_charset()
@@ -396,54 +408,347 @@ def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
     return bytes(buffer), False
 
 
-def _status_error(response: requests.Response, text: str) -> str:
+def _status_error(status: int, reason: str | None, headers, text: str) -> str:
     """``"HTTP 400: Bad Request"`` plus a short excerpt of the body or the redirect target."""
-    status = response.status_code
-    reason = response.reason
     if not reason:
         try:
             reason = http.HTTPStatus(status).phrase
         except ValueError:
             reason = "Unknown status"
     message = f"HTTP {status}: {reason}"
-    if 300 <= status < 400 and response.headers.get("Location"):
-        return f"{message} (redirect to {response.headers['Location']} not followed)"
+    if 300 <= status < 400 and headers.get("Location"):
+        return f"{message} (redirect to {headers['Location']} not followed)"
     excerpt = " ".join(text.split())[:200]
     return f"{message} - {excerpt}" if excerpt else message
 
 
 def _direct_ok(session) -> bool:
     """True when the session's own settings are all a request needs: no proxy
-    from the environment or the session, no auth, no hooks, no cookie jar use."""
+    from the environment or the session, no auth, no hooks, no session-wide
+    query parameters, no cookies in the jar."""
     return (
-        not session.trust_env
+        _u3 is not None
+        and not session.trust_env
         and not session.proxies
         and session.auth is None
+        and not session.params
         and not any(session.hooks.values())
+        and not session.cookies
     )
 
 
-def _send_direct(session, request, headers, data, timeout):
-    """Send through the session's transport adapter (its pooled connections).
+# --------------------------------------------------------------------------
+# The direct path: the session adapter's own urllib3 pool
+# --------------------------------------------------------------------------
+#
+# With no proxy, auth, hooks or cookies, Session.request() and adapter.send()
+# spend as long as a small local HTTP exchange on merging settings, building
+# PreparedRequest / Response objects and parsing the same URL again and again.
+# The direct path sends through the connection pool the session's HTTPAdapter
+# would use (so keep-alive connections are shared with the requests path), and
+# rebuilds exactly what requests would have sent and raised: the URL as
+# PreparedRequest.prepare_url() makes it (cached), the headers as
+# Session.prepare_request() merges them, and requests' exceptions for urllib3's.
 
-    Session.send() and prepare_request() merge cookies, hooks, auth and
-    environment settings on every call; with none of those in use they cost as
-    much as the HTTP exchange of a small request, so the prepared request goes
-    to the adapter, the documented transport interface, directly.
+# requests >= 2.32.2 picks the pool with the request's TLS settings; before
+# that, get_connection() and cert_verify() (which sets verification on https
+# pools) do it. send() calls cert_verify() in both.
+_TLS_CONTEXT_API = hasattr(HTTPAdapter, "get_connection_with_tls_context")
+# requests >= 2.32 turns a urllib3 SSLError raised while the body is read into
+# its own SSLError (older versions let it through), and maps urllib3's
+# InvalidHeader in send().
+_BODY_SSL_ERRORS: tuple = (
+    (_u3.SSLError,) if _u3 is not None and hasattr(requests.models, "RequestsSSLError") else ()
+)
+_U3_INVALID_HEADER = getattr(requests.adapters, "_InvalidHeader", None)
+_URL_CACHE_SIZE = 256
+# Exact types whose query-string form depends on the value alone: a key made
+# of them (type included: 1, True and "1" encode differently) identifies the
+# prepared URL. Floats are left out (0.0 == -0.0 but they print differently).
+_KEY_SCALARS = frozenset({str, bytes, int, bool, type(None)})
+
+
+class _Target:
+    """A URL with its params, prepared once as requests would prepare it."""
+
+    __slots__ = ("auth", "path_url", "request", "url")
+
+    def __init__(self, url, params):
+        request = requests.PreparedRequest()
+        request.prepare_url(url, params)  # IDNA, requoting, params after any query
+        # Only .url is set: what the adapter reads to pick the pool.
+        self.request = request
+        self.url = request.url
+        self.path_url = request.path_url
+        # PreparedRequest.prepare_auth(): credentials in the URL become Basic auth.
+        self.auth = None
+        user_password = get_auth_from_url(self.url)
+        if any(user_password):
+            holder = requests.PreparedRequest()
+            holder.headers = CaseInsensitiveDict()
+            HTTPBasicAuth(*user_password)(holder)
+            self.auth = holder.headers["Authorization"]
+
+
+def _scalar_key(value):
+    kind = type(value)
+    return (kind, value) if kind in _KEY_SCALARS else None
+
+
+def _params_key(params):
+    """A hashable key equal only for params that encode identically, or None."""
+    if params is None:
+        return ()
+    kind = type(params)
+    if kind is str or kind is bytes:
+        return (kind, params)
+    if kind is dict:
+        items = params.items()
+    elif kind is list or kind is tuple:
+        items = params
+    else:
+        return None
+    pairs = []
+    for item in items:
+        if type(item) not in (tuple, list) or len(item) != 2:
+            return None
+        name, value = item
+        name_key = _scalar_key(name)
+        if type(value) in (list, tuple):
+            parts = tuple(_scalar_key(part) for part in value)
+            value_key = None if None in parts else (list, parts)
+        else:
+            value_key = _scalar_key(value)
+        if name_key is None or value_key is None:
+            return None
+        pairs.append((name_key, value_key))
+    return (list, tuple(pairs))
+
+
+def _params_from_key(key):
+    """The params a :func:`_params_key` key was made from (pairs as a list)."""
+    if key == ():
+        return None
+    kind, content = key
+    if kind is not list:
+        return content
+    params = []
+    for (_nk, name), (vk, value) in content:
+        params.append((name, [part for _pk, part in value] if vk is list else value))
+    return params
+
+
+@functools.lru_cache(maxsize=_URL_CACHE_SIZE)
+def _cached_target(url: str, params_key) -> _Target:
+    return _Target(url, _params_from_key(params_key))
+
+
+def _target(url, params) -> _Target:
+    """The prepared URL for ``url`` and ``params``, from a small LRU cache when
+    both are plain values (errors are raised each time, never cached)."""
+    if type(url) is str:
+        key = _params_key(params)
+        if key is not None:
+            return _cached_target(url, key)
+    return _Target(url, params)
+
+
+@functools.lru_cache(maxsize=64)
+def _timeout(connect: float, read: float):
+    # urllib3 clones the Timeout it is given, so one object serves every call.
+    return _Timeout(connect=connect, read=read)
+
+
+@functools.lru_cache(maxsize=256)
+def _valid_header(name: str, value: str) -> bool:
+    """requests' check of one header (InvalidHeader if bad); most repeat on every call."""
+    check_header_validity((name, value))
+    return True
+
+
+def _wire_headers(session, headers, method, data, auth) -> dict:
+    """The headers PreparedRequest.prepare() would send (Host aside).
+
+    Session headers are merged with the request's (case-insensitive, the
+    request's spelling and value win, the session's position is kept), None
+    values dropped, each header checked as requests checks it, then
+    Content-Length and the URL's Basic auth are set.
     """
-    merged = CaseInsensitiveDict(session.headers)
-    merged.update(headers)
-    prepared = requests.PreparedRequest()
-    prepared.prepare(
-        method=request.method, url=request.url, headers=merged, data=data,
-        params=request.params,
+    session_headers = session.headers
+    # Iterating a CaseInsensitiveDict gives the stored spellings, lower_items()
+    # the values, both in insertion order; items() would look each key up again.
+    merged = {
+        lower: (name, value)
+        for name, (lower, value) in zip(session_headers, session_headers.lower_items())
+    }
+    for name, value in headers.items():
+        merged[name.lower()] = (name, value)
+    for key in [key for key, (_name, value) in merged.items() if value is None]:
+        del merged[key]
+    for name, value in merged.values():
+        if type(name) is str and type(value) is str:
+            _valid_header(name, value)
+        else:
+            check_header_validity((name, value))
+    if data:
+        merged["content-length"] = ("Content-Length", str(len(data)))
+    elif method not in ("GET", "HEAD") and "content-length" not in merged:
+        merged["content-length"] = ("Content-Length", "0")
+    if auth is not None:
+        merged["authorization"] = ("Authorization", auth)
+    return dict(merged.values())
+
+
+def _adapter_error(exc: BaseException) -> BaseException | None:
+    """The requests exception ``HTTPAdapter.send`` raises for ``exc`` coming out
+    of ``urlopen`` (None: it lets ``exc`` through), clause for clause."""
+    errors = requests.exceptions
+    if isinstance(exc, _u3.ProtocolError | OSError):
+        return errors.ConnectionError(exc)
+    if isinstance(exc, _u3.MaxRetryError):
+        reason = exc.reason
+        if isinstance(reason, _u3.ConnectTimeoutError) and not isinstance(
+            reason, _u3.NewConnectionError
+        ):
+            return errors.ConnectTimeout(exc)
+        if isinstance(reason, _u3.ResponseError):
+            return errors.RetryError(exc)
+        if isinstance(reason, _u3.ProxyError):
+            return errors.ProxyError(exc)
+        if isinstance(reason, _u3.SSLError):
+            return errors.SSLError(exc)
+        return errors.ConnectionError(exc)
+    if isinstance(exc, _u3.ClosedPoolError):
+        return errors.ConnectionError(exc)
+    if isinstance(exc, _u3.ProxyError):
+        return errors.ProxyError(exc)
+    if isinstance(exc, _u3.SSLError):
+        return errors.SSLError(exc)
+    if isinstance(exc, _u3.ReadTimeoutError):
+        return errors.ReadTimeout(exc)
+    if _U3_INVALID_HEADER is not None and isinstance(exc, _U3_INVALID_HEADER):
+        return errors.InvalidHeader(exc)
+    return None
+
+
+def _pool(session, adapter, target: _Target):
+    """The urllib3 pool ``adapter.send()`` would use for ``target``, TLS settings applied."""
+    try:
+        if _TLS_CONTEXT_API:
+            pool = adapter.get_connection_with_tls_context(
+                target.request, session.verify, proxies={}, cert=session.cert
+            )
+        else:
+            pool = adapter.get_connection(target.url, {})
+    except _u3.LocationValueError as exc:
+        raise requests.exceptions.InvalidURL(exc) from exc
+    adapter.cert_verify(pool, target.url, session.verify, session.cert)
+    return pool
+
+
+def _urlopen(session, adapter, target: _Target, method, headers, data, timeout):
+    """Send through the pool ``adapter.send()`` would use, as it would."""
+    pool = _pool(session, adapter, target)
+    try:
+        return pool.urlopen(
+            method,
+            target.path_url,
+            body=data,
+            headers=headers,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+            # The adapter's Retry(0, read=False), as send() passes it: failed
+            # connects come wrapped in MaxRetryError, read errors bare.
+            retries=adapter.max_retries,
+            timeout=_timeout(*timeout),
+        )
+    except Exception as exc:
+        mapped = _adapter_error(exc)
+        if mapped is None:
+            raise
+        raise mapped from exc
+
+
+def _read_capped_raw(response, cap: int) -> tuple[bytes, bool, bool]:
+    """:func:`_read_capped` on a urllib3 response, with the exceptions
+    ``Response.iter_content`` raises; returns ``(bytes, truncated, complete)``."""
+    buffer = bytearray()
+    try:
+        for chunk in response.stream(_READ_CHUNK, decode_content=True):
+            if not chunk:
+                continue
+            room = cap - len(buffer)
+            if len(chunk) > room:
+                buffer += chunk[: max(room, 0)]
+                return bytes(buffer), True, False
+            buffer += chunk
+    except _u3.ProtocolError as exc:
+        raise requests.exceptions.ChunkedEncodingError(exc) from exc
+    except _u3.DecodeError as exc:
+        raise requests.exceptions.ContentDecodingError(exc) from exc
+    except _u3.ReadTimeoutError as exc:
+        raise requests.exceptions.ConnectionError(exc) from exc
+    except _BODY_SSL_ERRORS as exc:
+        raise requests.exceptions.SSLError(exc) from exc
+    return bytes(buffer), False, True
+
+
+def _send_direct(session, request, headers, data, timeout, result, cap):
+    """Send ``request`` through the session adapter's pool; fill ``result``.
+
+    Returns ``(status, reason, response headers, body bytes)``, or None when
+    the URL's adapter is not a plain HTTPAdapter (the caller then uses requests).
+    """
+    target = _target(request.url, request.params)
+    data = data or None  # an empty body is no body (PreparedRequest.prepare_body)
+    wire = _wire_headers(session, headers, request.method, data, target.auth)
+    adapter = session.get_adapter(target.url)
+    if type(adapter) is not HTTPAdapter:  # a custom transport: leave it to requests
+        return None
+    response = _urlopen(session, adapter, target, request.method, wire, data, timeout)
+    result.url = target.url
+    result.sent_headers = wire
+    complete = False
+    try:
+        status = result.status_code = response.status
+        response_headers = response.headers
+        # One entry per name, repeated headers joined, as requests' CaseInsensitiveDict.
+        result.response_headers = {name: response_headers[name] for name in response_headers}
+        result.retry_after = policy.parse_retry_after(response_headers.get("Retry-After"))
+        raw, result.response_truncated, complete = _read_capped_raw(response, cap)
+    finally:
+        # As requests.Response.close(): a body not read to its end closes the
+        # connection (never back to the pool half-read); then the pool gets its slot back.
+        if not complete:
+            response.close()
+        response.release_conn()
+    return status, response.reason, response_headers, raw
+
+
+def _send_requests(session, request, headers, data, timeout, result, cap):
+    """Send ``request`` through ``session.send()`` (proxies, auth, hooks, cookies)."""
+    prepared = session.prepare_request(
+        requests.Request(
+            request.method, request.url, params=request.params, headers=headers, data=data,
+        )
     )
-    adapter = session.get_adapter(prepared.url)
-    response = adapter.send(
-        prepared, stream=True, timeout=timeout, verify=session.verify, cert=session.cert,
-        proxies={},
-    )
-    return prepared, response
+    # session.send() skips the environment lookup session.request() does; do
+    # it here so proxy / CA settings behave as with requests.
+    settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
+    settings["stream"] = True
+    response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
+    result.url = prepared.url
+    result.sent_headers = dict(prepared.headers)
+    try:
+        result.status_code = response.status_code
+        result.response_headers = dict(response.headers)
+        result.retry_after = policy.parse_retry_after(response.headers.get("Retry-After"))
+        raw, result.response_truncated = _read_capped(response, cap)
+    finally:
+        response.close()
+    return response.status_code, response.reason, response.headers, raw
 
 
 def send_once(
@@ -469,38 +774,20 @@ def send_once(
     )
     if session is None:
         session = get_session("default")
+    cap = max(int(max_response_bytes), 0)
     start = time.monotonic()
     try:
         data = body.encode("utf-8") if body is not None else None
+        answer = None
         if _direct_ok(session):
-            prepared, response = _send_direct(session, request, headers, data, timeout)
-        else:
-            prepared = session.prepare_request(
-                requests.Request(
-                    request.method, request.url, params=request.params, headers=headers,
-                    data=data,
-                )
-            )
-            # session.send() skips the environment lookup session.request()
-            # does; do it here so proxy / CA settings behave as with requests.
-            settings = session.merge_environment_settings(prepared.url, {}, None, None, None)
-            settings["stream"] = True
-            response = session.send(prepared, timeout=timeout, allow_redirects=False, **settings)
-        result.url = prepared.url
-        result.sent_headers = dict(prepared.headers)
-        try:
-            result.status_code = response.status_code
-            result.response_headers = dict(response.headers)
-            result.retry_after = policy.parse_retry_after(response.headers.get("Retry-After"))
-            raw, result.response_truncated = _read_capped(
-                response, max(int(max_response_bytes), 0)
-            )
-        finally:
-            response.close()
-        result.response_text = _decode(raw, response.headers.get("Content-Type"))
-        result.outcome = policy.classify_status(response.status_code)
+            answer = _send_direct(session, request, headers, data, timeout, result, cap)
+        if answer is None:
+            answer = _send_requests(session, request, headers, data, timeout, result, cap)
+        status, reason, response_headers, raw = answer
+        result.response_text = _decode(raw, response_headers.get("Content-Type"))
+        result.outcome = policy.classify_status(status)
         if result.outcome != policy.SUCCESS:
-            result.error = _status_error(response, result.response_text)
+            result.error = _status_error(status, reason, response_headers, result.response_text)
     except _CAUGHT as exc:
         result.outcome = policy.classify_exception(exc)
         result.error = describe_exception(exc, result.url, timeout)
@@ -508,14 +795,15 @@ def send_once(
             "outbound %s %s failed: %s", request.method, _host_of(result.url), result.error
         )
     result.duration_ms = (time.monotonic() - start) * 1000.0
-    _logger.debug(
-        "outbound %s %s -> %s (%s) in %.1f ms",
-        request.method,
-        _host_of(result.url),
-        result.status_code,
-        result.outcome,
-        result.duration_ms,
-    )
+    if _logger.isEnabledFor(logging.DEBUG):  # spares _host_of() on every call
+        _logger.debug(
+            "outbound %s %s -> %s (%s) in %.1f ms",
+            request.method,
+            _host_of(result.url),
+            result.status_code,
+            result.outcome,
+            result.duration_ms,
+        )
     return result
 
 

@@ -5,14 +5,21 @@ refused_url() points at a closed local port.
 """
 
 import ast
+import contextlib
+import copy
 import datetime
 import decimal
+import gzip
 import json
 import pathlib
+import re
+import socket
 import threading
 import time
 
 import pytest
+import requests
+import urllib3
 
 from bj_api_sync.engine import http_client as hc
 from bj_api_sync.tests.fault_server import FaultServer, Response, refused_url
@@ -528,3 +535,347 @@ def test_session_keeps_requests_proxy_handling_when_a_proxy_is_set(monkeypatch):
     session = hc._new_session()
     assert session.trust_env is True
     assert session.verify is True
+
+
+# -- the direct path: the session adapter's urllib3 pool -----------------------
+
+
+def _requests_path_session():
+    """A session that send_once sends through Session.send() (a response hook)."""
+    s = hc._new_session()
+    s.hooks["response"].append(lambda response, *args, **kwargs: response)
+    assert not hc._direct_ok(s)
+    return s
+
+
+@pytest.fixture
+def requests_session():
+    s = _requests_path_session()
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def unaccepting_url():
+    """A loopback port whose accept queue is full: connecting to it times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    fillers = []
+    for _i in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        with contextlib.suppress(BlockingIOError):
+            filler.connect(listener.getsockname())
+        fillers.append(filler)
+    probe = socket.socket()
+    probe.settimeout(0.2)
+    try:
+        probe.connect(listener.getsockname())
+    except TimeoutError:
+        pass
+    else:
+        pytest.skip("this kernel accepts connections beyond the listen backlog")
+    finally:
+        probe.close()
+    yield "http://127.0.0.1:%d" % listener.getsockname()[1]
+    for sock in [listener, *fillers]:
+        sock.close()
+
+
+_URL_CASES = [
+    ("http://h.example/items?fixed=1", [("a", "1"), ("b", "x y"), ("a", "2")]),
+    ("http://h.example/items", {"a": ["1", "2"], "n": 3, "t": True, "none": None}),
+    ("http://h.example/s?x=1", "y=2&z=ü"),
+    ("http://h.example/pä th/ü?q=ö&r=%41", [("k", "v é")]),
+    ("http://bücher.example/x", None),
+    ("http://h.example", []),
+    ("http://us%40er:p%3Aw@h.example/x#frag", [("k", "v")]),
+    ("HTTP://H.example:8080/a/../b", [(b"bk", b"bv"), ("e", "")]),
+    ("  http://h.example/lead", ()),
+    ("ftp://h.example/x", [("a", "1")]),
+]
+
+
+@pytest.mark.parametrize("url, params", _URL_CASES)
+def test_prepared_url_is_requests_own_and_cached(url, params):
+    expected = requests.PreparedRequest()
+    expected.prepare_url(url, params)
+    target = hc._target(url, params)
+    assert (target.url, target.path_url) == (expected.url, expected.path_url)
+    assert target.request.url == expected.url
+    assert hc._target(url, copy.deepcopy(params)) is target  # served from the cache
+
+
+def test_prepared_url_cache_keys_keep_value_types_apart():
+    url = "http://h.example/t"
+    assert hc._target(url, [("a", True)]).url.endswith("?a=True")
+    assert hc._target(url, [("a", 1)]).url.endswith("?a=1")
+    assert hc._target(url, [("a", b"1")]).url.endswith("?a=1")
+    assert hc._target(url, [("a", "1")]).url.endswith("?a=1")
+    assert hc._target(url, [("a", (True,))]).url.endswith("?a=True")
+    assert hc._target(url, [("a", [1])]).url.endswith("?a=1")
+    # dict and list of pairs give the same URL
+    assert hc._target(url, {"x": "1", "y": "2"}).url == hc._target(url, [("x", "1"), ("y", "2")]).url
+    # not cached, still prepared as requests does: floats, other objects
+    assert hc._params_key([("a", 0.0)]) is None and hc._params_key([("a", object())]) is None
+    assert hc._target(url, [("a", 0.0)]).url.endswith("?a=0.0")
+    assert hc._target(url, [("a", -0.0)]).url.endswith("?a=-0.0")
+    assert hc._target(url, [("a", decimal.Decimal("1.50"))]).url.endswith("?a=1.50")
+    assert hc._target(url, [("a", decimal.Decimal("1.5"))]).url.endswith("?a=1.5")
+    with pytest.raises(ValueError):  # as PreparedRequest.prepare_url() raises
+        hc._target(url, [("a", "1", "x")])
+    assert hc._cached_target.cache_info().maxsize == hc._URL_CACHE_SIZE == 256
+
+
+@pytest.mark.parametrize("url", ["not a url", "http://", "http://*.example/x"])
+def test_prepared_url_errors_are_raised_every_time(url):
+    with pytest.raises(requests.exceptions.RequestException) as expected:
+        requests.PreparedRequest().prepare_url(url, [("a", "1")])
+    for _i in range(2):
+        with pytest.raises(type(expected.value), match=re.escape(str(expected.value))):
+            hc._target(url, [("a", "1")])
+
+
+def test_params_and_non_ascii_path_reach_the_server(server, session, requests_session):
+    url = server.url + "/pä th/ü?fixed=1&q=ö"
+    params = [("a", "1"), ("b", "x y"), ("c", "é&=")]
+    direct = hc.send_once(hc.OutboundRequest("GET", url, params=params), session=session)
+    via_requests = hc.send_once(
+        hc.OutboundRequest("GET", url, params=params), session=requests_session
+    )
+    assert direct.ok and via_requests.ok
+    first, second = server.requests
+    assert first.raw_path == second.raw_path == hc._target(url, params).path_url
+    assert first.query == {"fixed": ["1"], "q": ["ö"], "a": ["1"], "b": ["x y"], "c": ["é&="]}
+    assert direct.url == via_requests.url == hc._target(url, params).url
+
+
+_SAME_AS_REQUESTS = [
+    {"method": "POST", "path": "/p", "json_body": {"name": "José"}, "idempotency_key": "k-1"},
+    {"method": "GET", "path": "/g?fixed=1", "params": [("a", "1"), ("a", "2")],
+     "json_body": {"x": 1}},
+    {"method": "DELETE", "path": "/d", "params": {"hard": "1"}},
+    {"method": "PATCH", "path": "/p"},
+    {
+        "method": "PUT",
+        "path": "/h",
+        "json_body": {},
+        "headers": {
+            "user-agent": "Partner/2.0",
+            "content-type": "application/vnd.api+json",
+            "ACCEPT-ENCODING": "identity",
+            "connection": "close",
+            "content-length": "999",
+            "X-Tenant": 42,
+            "X-Empty": False,
+        },
+    },
+    {"method": "DELETE", "path": "/d", "headers": {"content-length": "0", "Accept": "*/*"}},
+    {"method": "POST", "path": "/auth", "json_body": {}, "headers": {"Authorization": "Bearer x"},
+     "credentials": "us%40er:p%3Aw@"},
+    {"method": "GET", "path": "/auth", "credentials": "user@"},
+]
+
+
+@pytest.mark.parametrize("spec", _SAME_AS_REQUESTS)
+def test_direct_path_sends_what_the_requests_path_sends(server, spec):
+    spec = dict(spec)
+    base = server.url.replace("://", "://" + spec.pop("credentials", ""))
+    request = hc.OutboundRequest(url=base + spec.pop("path"), **spec)
+    results = []
+    for session in (hc._new_session(), _requests_path_session()):
+        results.append(hc.send_once(request, session=session))
+        session.close()
+    direct, via_requests = results
+    assert direct.ok and via_requests.ok, (direct.error, via_requests.error)
+    first, second = server.requests
+    # same headers, same order and spelling, same request line and body
+    assert list(first.headers.items()) == list(second.headers.items())
+    assert (first.method, first.raw_path, first.body) == (second.method, second.raw_path,
+                                                          second.body)
+    assert direct.sent_headers == via_requests.sent_headers
+    assert list(direct.sent_headers.items()) == [
+        item for item in first.headers.items() if item[0].lower() != "host"
+    ]
+    assert (direct.url, direct.sent_body) == (via_requests.url, via_requests.sent_body)
+
+
+def test_direct_path_does_not_go_through_session_send(server, session, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("Session.send() called")
+
+    monkeypatch.setattr(requests.Session, "send", refuse)
+    monkeypatch.setattr(requests.adapters.HTTPAdapter, "send", refuse)
+    result = hc.send_once(hc.OutboundRequest("POST", server.url + "/x", json_body={}),
+                          session=session)
+    assert result.ok and server.count() == 1
+
+
+def test_custom_adapter_is_left_to_requests(server, session):
+    sent = []
+
+    class RecordingAdapter(requests.adapters.HTTPAdapter):
+        def send(self, request, **kwargs):
+            sent.append(request.url)
+            return super().send(request, **kwargs)
+
+    session.mount("http://", RecordingAdapter(max_retries=0))
+    result = hc.send_once(hc.OutboundRequest("GET", server.url + "/x"), session=session)
+    assert result.ok and sent == [server.url + "/x"]
+
+
+def test_truncated_response_connection_is_not_reused(server, session):
+    server.script(None, [Response(200, b"x" * 300_000), Response(200, {"n": 2}),
+                         Response(200, {"n": 3})])
+    first = hc.send_once(
+        hc.OutboundRequest("GET", server.url + "/big"), session=session, max_response_bytes=1000
+    )
+    assert first.response_truncated and len(first.response_text) == 1000
+    # the connection went back to the pool closed (its slot kept), not half-read
+    pool = hc._pool(session, session.get_adapter(server.url), hc._target(server.url, None))
+    idle = [conn for conn in pool.pool.queue if conn is not None]
+    assert len(idle) == 1 and idle[0].sock is None
+    second = hc.send_once(hc.OutboundRequest("GET", server.url + "/a"), session=session)
+    third = hc.send_once(hc.OutboundRequest("GET", server.url + "/b"), session=session)
+    # the half-read connection was closed, not handed to the next request
+    assert (second.json(), third.json()) == ({"n": 2}, {"n": 3})
+    ports = [r.client_port for r in server.requests]
+    assert ports[1] != ports[0] and ports[2] == ports[1]
+    assert server.connection_count == 2
+    idle = [conn for conn in pool.pool.queue if conn is not None]
+    assert len(idle) == 1 and idle[0].sock is not None  # a fully read one stays open
+
+
+def test_gzip_response_is_decoded_and_capped(server, session):
+    body = json.dumps({"data": "z" * 50_000}).encode()
+    packed = gzip.compress(body)
+    headers = {"Content-Encoding": "gzip", "Content-Type": "application/json"}
+    server.script(None, [Response(200, packed, headers=headers),
+                         Response(200, packed, headers=headers),
+                         Response(200, b"not gzip at all", headers=headers)])
+    result = hc.send_once(hc.OutboundRequest("GET", server.url + "/z"), session=session)
+    assert result.json() == {"data": "z" * 50_000} and not result.response_truncated
+    result = hc.send_once(
+        hc.OutboundRequest("GET", server.url + "/z"), session=session, max_response_bytes=1000
+    )
+    assert result.response_truncated and result.response_text == body[:1000].decode()
+    result = hc.send_once(hc.OutboundRequest("GET", server.url + "/z"), session=session)
+    assert (result.outcome, result.status_code) == ("fail", 200)
+    assert result.error.startswith("ContentDecodingError: ")
+
+
+def _direct_exception(session, request):
+    headers, body = hc.prepare(request)
+    data = body.encode() if body is not None else None
+    with pytest.raises(Exception) as info:
+        hc._send_direct(session, request, headers, data, hc.normalise_timeout(request.timeout),
+                        hc.AttemptResult("fail"), 1000)
+    return info.value
+
+
+def _compare_with_requests(request):
+    results = []
+    for session in (hc._new_session(), _requests_path_session()):
+        result = hc.send_once(request, session=session)
+        session.close()
+        results.append((result.outcome, result.status_code, result.error, result.url,
+                        result.sent_headers))
+    assert results[0] == results[1]
+    return results[0]
+
+
+def test_refused_connection_maps_to_connection_error(session):
+    request = hc.OutboundRequest("POST", refused_url() + "/x", json_body={})
+    exc = _direct_exception(session, request)
+    assert type(exc) is requests.exceptions.ConnectionError
+    assert isinstance(exc.args[0].reason, urllib3.exceptions.NewConnectionError)
+    outcome, _status, error, _url, _headers = _compare_with_requests(request)
+    assert outcome == "retry" and "refused" in error
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_connect_timeout_maps_to_connect_timeout(unaccepting_url, session, method):
+    request = hc.OutboundRequest(method, unaccepting_url + "/x", timeout=(0.2, 5))
+    exc = _direct_exception(session, request)
+    assert type(exc) is requests.exceptions.ConnectTimeout
+    outcome, _status, error, _url, _headers = _compare_with_requests(request)
+    assert outcome == "retry"
+    assert error.startswith("Connect timeout: no connection to 127.0.0.1:") and "0.2s" in error
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_read_timeout_maps_to_read_timeout(server, session, method):
+    server.script(None, [Response(200, {}, delay=0.6)] * 3)
+    request = hc.OutboundRequest(method, server.url + "/slow", timeout=(1, 0.2))
+    exc = _direct_exception(session, request)
+    assert type(exc) is requests.exceptions.ReadTimeout
+    outcome, _status, error, _url, _headers = _compare_with_requests(request)
+    assert outcome == "retry" and error.startswith("Read timeout: no response from")
+
+
+def test_dropped_connection_maps_to_connection_error(server, session):
+    server.script(None, [Response(close=True)] * 3)
+    request = hc.OutboundRequest("POST", server.url + "/x", json_body={})
+    exc = _direct_exception(session, request)
+    assert type(exc) is requests.exceptions.ConnectionError
+    outcome, _status, error, _url, _headers = _compare_with_requests(request)
+    assert outcome == "retry" and "Connection aborted" in error
+
+
+@pytest.mark.parametrize(
+    "url, headers",
+    [
+        ("not a url", {}),
+        ("ftp://127.0.0.1/x", {}),
+        ("http://", {}),
+        ("http://127.0.0.1:99999/x", {}),
+        ("REFUSED/x", {"X-Bad": "a\r\nX-Evil: 1"}),
+        ("REFUSED/x", {"X-Bad": " leading space"}),
+    ],
+)
+def test_invalid_requests_fail_as_with_requests(url, headers):
+    url = url.replace("REFUSED", refused_url())
+    outcome, status, error, result_url, _headers = _compare_with_requests(
+        hc.OutboundRequest("GET", url, headers=headers)
+    )
+    assert (outcome, status, result_url) == ("fail", None, url) and error
+
+
+def test_adapter_error_mapping_mirrors_requests():
+    u3 = urllib3.exceptions
+    errors = requests.exceptions
+    pool = urllib3.HTTPConnectionPool("127.0.0.1", 9)
+
+    def retry_error(reason):
+        return u3.MaxRetryError(pool, "/x", reason)
+
+    cases = [
+        (retry_error(u3.ConnectTimeoutError(pool, "connect timed out")), errors.ConnectTimeout),
+        (retry_error(u3.NewConnectionError(pool, "refused")), errors.ConnectionError),
+        (retry_error(u3.ResponseError("too many 500 error responses")), errors.RetryError),
+        (retry_error(u3.ProxyError("proxy", OSError("x"))), errors.ProxyError),
+        (retry_error(u3.SSLError("bad certificate")), errors.SSLError),
+        (retry_error(u3.ProtocolError("Connection aborted.", OSError("x"))),
+         errors.ConnectionError),
+        (u3.ProtocolError("Connection aborted.", OSError("x")), errors.ConnectionError),
+        (ConnectionResetError(104, "reset"), errors.ConnectionError),
+        (u3.ClosedPoolError(pool, "closed"), errors.ConnectionError),
+        (u3.ProxyError("proxy", OSError("x")), errors.ProxyError),
+        (u3.SSLError("bad certificate"), errors.SSLError),
+        (u3.ReadTimeoutError(pool, "/x", "Read timed out."), errors.ReadTimeout),
+    ]
+    for exc, expected in cases:
+        mapped = hc._adapter_error(exc)
+        assert type(mapped) is expected, exc
+        assert mapped.args[0] is exc
+    # let through unchanged, as HTTPAdapter.send() does
+    assert hc._adapter_error(u3.LocationValueError("bad")) is None
+    assert hc._adapter_error(ValueError("Invalid header value")) is None
+    assert hc._adapter_error(u3.DecodeError("x")) is None
+
+
+def test_timeout_objects_shared_per_pair():
+    first = hc._timeout(5.0, 15.0)
+    assert hc._timeout(5.0, 15.0) is first
+    assert (first.connect_timeout, first.read_timeout) == (5.0, 15.0)
