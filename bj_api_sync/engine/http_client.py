@@ -471,7 +471,7 @@ _KEY_SCALARS = frozenset({str, bytes, int, bool, type(None)})
 class _Target:
     """A URL with its params, prepared once as requests would prepare it."""
 
-    __slots__ = ("auth", "path_url", "request", "url")
+    __slots__ = ("auth", "origin", "path_url", "request", "url")
 
     def __init__(self, url, params):
         request = requests.PreparedRequest()
@@ -480,6 +480,9 @@ class _Target:
         self.request = request
         self.url = request.url
         self.path_url = request.path_url
+        # What picks the pool: scheme and host[:port] (credentials aside).
+        parts = urlsplit(self.url)
+        self.origin = (parts.scheme.lower(), parts.hostname, parts.port)
         # PreparedRequest.prepare_auth(): credentials in the URL become Basic auth.
         self.auth = None
         user_password = get_auth_from_url(self.url)
@@ -632,7 +635,25 @@ def _adapter_error(exc: BaseException) -> BaseException | None:
 
 
 def _pool(session, adapter, target: _Target):
-    """The urllib3 pool ``adapter.send()`` would use for ``target``, TLS settings applied."""
+    """The urllib3 pool ``adapter.send()`` would use for ``target``, TLS settings applied.
+
+    Looking it up costs tens of microseconds (URL parsing, pool keys, TLS
+    settings), so the session remembers it per origin and TLS settings; a pool
+    the pool manager has closed since (evicted by other hosts) is looked up again.
+    """
+    key = (target.origin, adapter, session.verify, session.cert)
+    pools = session.__dict__.setdefault("_bj_api_sync_pools", {})
+    pool = pools.get(key)
+    if pool is not None and pool.pool is not None:
+        return pool
+    if len(pools) > 16:
+        pools.clear()
+    pool = pools[key] = _lookup_pool(session, adapter, target)
+    return pool
+
+
+def _lookup_pool(session, adapter, target: _Target):
+    """The pool as ``adapter.send()`` finds it."""
     try:
         if _TLS_CONTEXT_API:
             pool = adapter.get_connection_with_tls_context(

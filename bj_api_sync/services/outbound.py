@@ -217,15 +217,17 @@ def send_now(config, records, timeout=None):
     A retryable failure is queued in the outbox for the next attempts; a final
     failure is queued as failed so it can be retried from the UI. Returns an
     :class:`OutboundResult`; external failures never raise. With more than one
-    request to make, the next ones are read and mapped while the API answers
-    the previous one (requests still go one at a time, in order).
+    page to send, the next pages are read and mapped while the API answers the
+    previous one (pages still go one at a time, in order). Single records are
+    sent inline: for requests that small, handing them to another thread costs
+    more than the overlap saves.
     """
     factory = RequestFactory(config, timeout)
     run = _Run(config, factory, records._name)
     unit = config.page_size if config.is_paginated else 1
     units = units_of(config, records)
     with pipeline.Sender(lambda item: factory.send(*item)[1],
-                         threaded=len(records) > unit) as sender:
+                         threaded=config.is_paginated and len(records) > unit) as sender:
         while True:
             try:
                 recs, body = next(units)
