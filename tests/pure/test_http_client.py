@@ -376,6 +376,22 @@ def test_keep_alive_reuses_one_connection(server, session):
     assert server.connection_count == 1
 
 
+def test_pool_is_remembered_and_looked_up_again_once_closed(server, session):
+    adapter = session.get_adapter(server.url)
+    target = hc._target(server.url + "/a", None)
+    pool = hc._pool(session, adapter, target)
+    assert hc._pool(session, adapter, hc._target(server.url + "/b", [("q", "1")])) is pool
+    assert hc.send_once(hc.OutboundRequest("GET", server.url + "/a"), session=session).ok
+    # The pool manager closes its pools (eviction, adapter.close()): a closed
+    # pool is never used again, a new one is looked up.
+    adapter.poolmanager.clear()
+    assert pool.pool is None
+    result = hc.send_once(hc.OutboundRequest("GET", server.url + "/c"), session=session)
+    assert result.ok, result.error
+    fresh = hc._pool(session, adapter, target)
+    assert fresh is not pool and fresh.pool is not None
+
+
 def test_response_size_cap(server, session):
     big = b"x" * 300_000
     server.script(None, [Response(200, big), Response(200, {"small": True})])
