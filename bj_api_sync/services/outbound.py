@@ -14,7 +14,7 @@ from datetime import timedelta
 from odoo import _, fields
 from odoo.exceptions import UserError
 
-from ..engine import auth_headers, batching, http_client, masking, pipeline, policy
+from ..engine import auth_headers, batching, http_client, masking, policy
 from ..engine.mapping import MappingError, get_dotted
 from . import odoo_mapping
 
@@ -216,32 +216,22 @@ def send_now(config, records, timeout=None):
 
     A retryable failure is queued in the outbox for the next attempts; a final
     failure is queued as failed so it can be retried from the UI. Returns an
-    :class:`OutboundResult`; external failures never raise. With more than one
-    page to send, the next pages are read and mapped while the API answers the
-    previous one (pages still go one at a time, in order). Single records are
-    sent inline: for requests that small, handing them to another thread costs
-    more than the overlap saves.
+    :class:`OutboundResult`; external failures never raise.
     """
     factory = RequestFactory(config, timeout)
     run = _Run(config, factory, records._name)
-    unit = config.page_size if config.is_paginated else 1
     units = units_of(config, records)
-    with pipeline.Sender(lambda item: factory.send(*item)[1],
-                         threaded=config.is_paginated and len(records) > unit) as sender:
-        while True:
-            try:
-                recs, body = next(units)
-            except StopIteration:
-                break
-            except MappingError as exc:
-                _logger.warning("bj_api_sync: %s", exc)
-                raise UserError(str(exc)) from exc
-            key = new_key()
-            sender.submit((recs, body, key), (body, key))
-            for token, result in sender.completed():
-                run.record(*token, result)
-        for token, result in sender.finish():
-            run.record(*token, result)
+    while True:
+        try:
+            recs, body = next(units)
+        except StopIteration:
+            break
+        except MappingError as exc:
+            _logger.warning("bj_api_sync: %s", exc)
+            raise UserError(str(exc)) from exc
+        key = new_key()
+        _req, result = factory.send(body, key)
+        run.record(recs, body, key, result)
     return run.summary()
 
 
