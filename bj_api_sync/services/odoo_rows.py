@@ -62,10 +62,11 @@ def _read(model, ids, columns):
     # Pending writes and recomputations must reach the table first, as the ORM
     # would compute them before reading.
     model.flush_model(fields)
-    # _search() applies the access rights and record rules, as in fetch(); the
-    # ids go as one array parameter rather than a thousand placeholders.
+    # _search() checks the access rights and applies the record rules, as in
+    # fetch(); the ids are added as one IN list (cheaper to plan than an array
+    # literal, and spares the domain parsing of a thousand ids).
     query = model.with_context(active_test=False)._search([])
-    query.add_where(SQL("%s = ANY(%s)", SQL.identifier(model._table, "id"), list(ids)))
+    query.add_where(SQL("%s IN %s", SQL.identifier(model._table, "id"), tuple(ids)))
     terms = [SQL.identifier(model._table, "id")]
     terms += [model._field_to_sql(model._table, name, query) for name in fields]
     model.env.cr.execute(query.select(*terms))

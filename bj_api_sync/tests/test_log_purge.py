@@ -55,3 +55,22 @@ class TestLogPurge(BjApiSyncCase):
         self.assertEqual(
             self.env["ir.config_parameter"].sudo().get_param("bj_api_sync.log_retention_days"), "12"
         )
+
+
+@tagged("post_install", "-at_install")
+class TestLogStorage(BjApiSyncCase):
+    def test_bodies_are_compressed_with_lz4_where_postgresql_has_it(self):
+        cr = self.env.cr
+        cr.execute("SELECT 'lz4' = ANY(enumvals) FROM pg_settings "
+                   "WHERE name = 'default_toast_compression'")
+        row = cr.fetchone()
+        cr.execute("SELECT attname, attcompression FROM pg_attribute "
+                   "WHERE attrelid = 'bj_api_log'::regclass AND attname LIKE '%%_body'")
+        compression = dict(cr.fetchall())
+        expected = "l" if row and row[0] else ""
+        self.assertEqual(compression, {"request_body": expected, "response_body": expected})
+        # Running init() again (module update) changes nothing and does not fail.
+        self.env["bj.api.log"].init()
+        cr.execute("SELECT count(*) FROM pg_attribute WHERE attrelid = 'bj_api_log'::regclass "
+                   "AND attname LIKE '%%_body' AND attcompression = %s", (expected,))
+        self.assertEqual(cr.fetchone()[0], 2)
