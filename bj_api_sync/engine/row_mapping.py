@@ -13,6 +13,9 @@ uses the generic builder. Nothing here imports Odoo.
 """
 from __future__ import annotations
 
+import functools
+import itertools
+import operator
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -68,12 +71,20 @@ class RowPlan:
         tuple of the source's columns. Every id of ``ids`` and every id a
         source refers to must have its row.
         """
+        main = tables[()]
+        if not any(parents for parents, _leaf, _path, _ftype in self._lines):
+            # Flat keys: convert column by column, then zip each record's values
+            # into its dict (a later duplicate key wins, as assignments would).
+            rows = list(map(main.__getitem__, ids))
+            if not self._lines:
+                return [{} for _row in rows]
+            columns = [self._column(path, ftype, tables, rows)
+                       for _parents, _leaf, path, ftype in self._lines]
+            return _dict_maker(len(columns))(
+                [leaf for _parents, leaf, _path, _ftype in self._lines], columns
+            )
         getters = [(parents, leaf, self._getter(path, ftype, tables))
                    for parents, leaf, path, ftype in self._lines]
-        main = tables[()]
-        if not any(parents for parents, _leaf, _get in getters):
-            flat = [(leaf, get) for _parents, leaf, get in getters]
-            return [{leaf: get(row) for leaf, get in flat} for row in map(main.__getitem__, ids)]
         payloads = []
         for rid in ids:
             row = main[rid]
@@ -88,6 +99,14 @@ class RowPlan:
                 node[leaf] = get(row)
             payloads.append(payload)
         return payloads
+
+    def _column(self, path, ftype, tables, rows) -> list:
+        """A line's JSON values for ``rows`` (main-model rows), in order."""
+        if len(path) == 1:
+            convert = mapping.converter(ftype)
+            values = map(operator.itemgetter(self._index[()][path[0]]), rows)
+            return list(map(convert, values, itertools.repeat(None)))
+        return list(map(self._getter(path, ftype, tables), rows))
 
     def _getter(self, path, ftype, tables) -> Callable[[tuple], Any]:
         """The function giving a line's JSON value from a main-model row."""
@@ -111,6 +130,27 @@ class RowPlan:
             return convert(row[column], None)
 
         return get
+
+
+@functools.lru_cache(maxsize=64)
+def _dict_maker(width: int) -> Callable[[list, list], list]:
+    """``make(keys, columns)``: one dict per row of ``columns``, keys in order.
+
+    A dict display (``{k0: v0, k1: v1}``) builds a dict about twice as fast as
+    ``dict(zip(keys, values))``, which matters at ten thousand records a run.
+    The generated source holds only numbered names: keys and values are
+    arguments, never text in the code.
+    """
+    names = range(width)
+    source = (
+        "def make(keys, columns):\n"
+        f"    {''.join(f'k{i}, ' for i in names)}= keys\n"
+        f"    return [{{{', '.join(f'k{i}: v{i}' for i in names)}}}\n"
+        f"            for {''.join(f'v{i}, ' for i in names)}in zip(*columns)]\n"
+    )
+    namespace = {}
+    exec(compile(source, f"<row_mapping dict maker {width}>", "exec"), namespace)  # noqa: S102
+    return namespace["make"]
 
 
 def plan(lines: Iterable[mapping.LineSpec], model: str, schema: Schema) -> RowPlan | None:

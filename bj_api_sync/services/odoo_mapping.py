@@ -174,6 +174,8 @@ class PayloadBuilder:
         self.config = config
         self.specs = line_specs(config)
         self.row_plan = odoo_rows.plan_for(env, config.model_name, self.specs)
+        # Related rows already read in this run (see odoo_rows.payloads).
+        self.known_rows = {}
 
     def build(self, records):
         """Return one payload per record, in order.
@@ -181,7 +183,7 @@ class PayloadBuilder:
         Raises ``engine.mapping.MappingError`` naming the config, line and record.
         """
         if self.row_plan is not None and records:
-            payloads = odoo_rows.payloads(self.row_plan, records)
+            payloads = odoo_rows.payloads(self.row_plan, records, self.known_rows)
             if payloads is not None:
                 return payloads
         return mapping.build_payloads(

@@ -76,14 +76,36 @@ def _read(model, ids, columns):
     return rows
 
 
-def payloads(row_plan, records):
+# Rows of related records kept between the chunks of one run, per source: a
+# run sends many records pointing at the same few (countries, companies...).
+# Past this many, a source's rows are read again for each chunk instead.
+KEEP_RELATED_ROWS = 10_000
+
+
+def payloads(row_plan, records, known=None):
     """Return one payload per record of ``records`` (in order), or None when the
-    ORM path must build them (a record was deleted or hidden by a rule)."""
+    ORM path must build them (a record was deleted or hidden by a rule).
+
+    ``known`` (a dict the caller keeps between calls of one transaction) holds
+    the rows of related records already read, so each is read once per run.
+    """
+    known = {} if known is None else known
     tables = {}
     for source in row_plan.sources:
         model = records.env[source.model]
-        ids = records.ids if source.parent is None else row_plan.referenced_ids(source, tables)
-        rows = _read(model, ids, source.columns)
+        if source.parent is None:
+            rows = _read(model, records.ids, source.columns)
+        else:
+            cached = known.setdefault(source.path, {})
+            wanted = row_plan.referenced_ids(source, tables)
+            fresh = _read(model, [rid for rid in wanted if rid not in cached], source.columns)
+            if fresh is None:
+                return None
+            rows = {rid: fresh[rid] if rid in fresh else cached[rid] for rid in wanted}
+            if len(cached) + len(fresh) > KEEP_RELATED_ROWS:
+                cached.clear()  # bounded memory: read them again next time
+            else:
+                cached.update(fresh)
         if rows is None:
             return None
         tables[source.path] = rows

@@ -137,3 +137,16 @@ class TestRowPayloads(BjApiSyncCase):
         builder = odoo_mapping.PayloadBuilder(scripted, self.env)
         self.assertIsNone(builder.row_plan)
         self.assertEqual(builder.build(self.partners[0])[0], {"n": "ALICE"})
+
+    def test_related_rows_are_read_once_per_run(self):
+        builder = self.builder()
+        builder.build(self.partners[0])
+        # Bob has no link, Alice's country and parent are known: one query
+        # (the partners themselves) for the second chunk of the run.
+        with self.assertQueryCount(1):
+            payloads = builder.build(self.partners[:2])
+        self.assertEqual(payloads, self.orm_payloads(self.partners[:2]))
+        # A fresh run reads them again: partners, their countries, parents,
+        # parents' countries and those countries' currencies.
+        with self.assertQueryCount(5):
+            self.builder().build(self.partners[0])

@@ -229,3 +229,19 @@ def test_duplicates_and_order_follow_the_ids():
     fast, slow = both([LineSpec("id", "id"), LineSpec("n", "name")], db, [3, 1, 3])
     assert [p["id"] for p in fast] == [3, 1, 3]
     assert fast == slow
+
+
+def test_no_lines_gives_empty_objects():
+    db = make_db(random.Random(2))
+    fast, slow = both([], db, [1, 2])
+    assert fast == slow == [{}, {}]
+
+
+def test_one_line_and_duplicate_keys_keep_the_generic_order():
+    db = make_db(random.Random(3))
+    fast, slow = both([LineSpec("n", "name")], db, [1, 2])
+    assert fast == slow
+    lines = [LineSpec("a", "name"), LineSpec("b", "color"), LineSpec("a", "id")]
+    fast, slow = both(lines, db, [4, 5])
+    assert fast == slow and [list(p) for p in fast] == [["a", "b"]] * 2
+    assert [p["a"] for p in fast] == [4, 5]
