@@ -404,11 +404,8 @@ def _mask_text(text: str, sec: _Secrets) -> str:
                     text = _sub_sensitive(
                         _HEADER_LINE_RE, text, _sensitive_header, _header_line_sub
                     )
-    # The substitutions above only drop letters, so the first two tests (on
-    # the text as it came) spare the four exact ones in the common case.
-    if ("earer" in folded or "asic" in folded) and (
-        "earer" in text or "asic" in text or "EARER" in text or "ASIC" in text
-    ):
+    # Credentials after a scheme word, in any letter case ("BeArEr abc...").
+    if "earer" in folded or "asic" in folded:
         text = _AUTH_RE.sub(lambda m: f"{m.group('s')} {MASK}", text)
     return text
 

@@ -433,3 +433,11 @@ def test_secrets_normalised_once_per_tuple():
 def test_mask_headers_bytes_and_none_values_unchanged():
     headers = [(b"X-Api-Key", b"k"), ("X-None", None), ("X-Num", 5), ("x-num", "6")]
     assert mask_headers(headers) == {"X-Api-Key": MASK, "X-None": "", "X-Num": "5", "x-num": "6"}
+
+
+@pytest.mark.parametrize("scheme", ["BeArEr", "bEARER", "Basic", "bAsIc"])
+def test_mixed_case_scheme_credentials_are_masked(scheme):
+    text = f"upstream said: {scheme} abcdefgh12345678 was refused"
+    masked = masking.mask_text(text)
+    assert "abcdefgh12345678" not in masked
+    assert f"{scheme} {masking.MASK}" in masked
