@@ -201,8 +201,8 @@ def _secrets(secrets) -> _Secrets:
     if type(secrets) in _SECRET_CONTAINERS:
         try:
             return _cached_secrets(secrets)
-        except TypeError:  # an unhashable item
-            pass
+        except TypeError:  # an unhashable item: built below, not cached
+            _logger.debug("secrets not cacheable, built for this call")
     return _Secrets(secrets)
 
 

@@ -4,6 +4,7 @@ from datetime import timedelta
 from psycopg2.extras import execute_values
 
 from odoo import _, api, fields, models
+from odoo.tools import SQL
 
 _logger = logging.getLogger(__name__)
 
@@ -78,7 +79,8 @@ class BjApiLog(models.Model):
         )
         for (column,) in cr.fetchall():
             # Affects rows written from now on; existing rows keep their compression.
-            cr.execute(f'ALTER TABLE bj_api_log ALTER COLUMN "{column}" SET COMPRESSION lz4')  # noqa: S608
+            cr.execute(SQL("ALTER TABLE bj_api_log ALTER COLUMN %s SET COMPRESSION lz4",
+                           SQL.identifier(column)))
 
     @api.depends("http_method", "url", "status_code")
     def _compute_display_label(self):

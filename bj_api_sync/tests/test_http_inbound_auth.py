@@ -55,7 +55,9 @@ class TestInboundAuth(BjApiHttpCase):
 
     def test_bearer_refused(self):
         self._create_as("p_bearer", {"Authorization": "Bearer wrong"}, 401)
-        self._create_as("p_bearer", {"Authorization": f"Bearer {self.other_key[:-1]}0"}, 401)
+        # The key with its last character changed (to one it is not already).
+        wrong = self.other_key[:-1] + ("1" if self.other_key.endswith("0") else "0")
+        self._create_as("p_bearer", {"Authorization": f"Bearer {wrong}"}, 401)
         self._create_as("p_bearer", {}, 401)
         self._create_as("p_bearer", {"Authorization": basic("erp", f"pw-{self.tag}")}, 401)
         self.assertFalse(self.env["res.partner"].search([("name", "=", "auth p_bearer")]))
