@@ -90,11 +90,12 @@ def payloads(row_plan, records, known=None):
     the rows of related records already read, so each is read once per run.
     """
     known = {} if known is None else known
+    ids = records.ids  # a property that rebuilds the list on each access
     tables = {}
     for source in row_plan.sources:
         model = records.env[source.model]
         if source.parent is None:
-            rows = _read(model, records.ids, source.columns)
+            rows = _read(model, ids, source.columns)
         else:
             cached = known.setdefault(source.path, {})
             wanted = row_plan.referenced_ids(source, tables)
@@ -109,4 +110,4 @@ def payloads(row_plan, records, known=None):
         if rows is None:
             return None
         tables[source.path] = rows
-    return row_plan.build(records.ids, tables)
+    return row_plan.build(ids, tables)

@@ -168,7 +168,7 @@ class RequestFactory:
             "error_message": masking.mask_text(error, self.secrets) if error else False,
             "attempt": attempt,
             "res_model": res_model,
-            "res_ids": ",".join(str(i) for i in res_ids),
+            "res_ids": ",".join(map(str, res_ids)),
             "outbox_id": outbox_id,
         }
 
