@@ -62,11 +62,15 @@ def _read(model, ids, columns):
     # Pending writes and recomputations must reach the table first, as the ORM
     # would compute them before reading.
     model.flush_model(fields)
+    if not all(type(rid) is int for rid in ids):
+        return None  # new records: the ORM knows them, the table does not
     # _search() checks the access rights and applies the record rules, as in
-    # fetch(); the ids are added as one IN list (cheaper to plan than an array
-    # literal, and spares the domain parsing of a thousand ids).
+    # fetch(). The ids go as one array text parameter: PostgreSQL plans
+    # "id = ANY('{...}'::int4[])" faster than a list of a thousand values, and
+    # the domain parsing of a thousand ids is spared.
     query = model.with_context(active_test=False)._search([])
-    query.add_where(SQL("%s IN %s", SQL.identifier(model._table, "id"), tuple(ids)))
+    query.add_where(SQL("%s = ANY(%s::int4[])", SQL.identifier(model._table, "id"),
+                        "{%s}" % ",".join(map(str, ids))))
     terms = [SQL.identifier(model._table, "id")]
     terms += [model._field_to_sql(model._table, name, query) for name in fields]
     model.env.cr.execute(query.select(*terms))
