@@ -65,6 +65,11 @@ if _u3 is not None:
     _CAUGHT += (_u3.HTTPError,)
 
 
+# Compact JSON, dates and decimals as text. One encoder for every call:
+# json.dumps() with options builds a new one each time.
+_JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
+
+
 @dataclass
 class OutboundRequest:
     """Everything needed to send one outbound HTTP request.
@@ -295,9 +300,7 @@ def prepare(request: OutboundRequest) -> tuple[dict[str, str], str | None]:
     method = (request.method or "GET").upper()
     body = None
     if method not in _BODYLESS and request.json_body is not None:
-        body = json.dumps(
-            request.json_body, separators=(",", ":"), ensure_ascii=False, default=str
-        )
+        body = _JSON_ENCODER.encode(request.json_body)
     # lower-case name -> (name, value): a case-insensitive dict whose
     # overrides keep the first position and take the new spelling.
     headers = {"user-agent": ("User-Agent", USER_AGENT), "accept": ("Accept", "application/json")}
