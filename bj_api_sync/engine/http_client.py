@@ -32,7 +32,7 @@ from requests.auth import HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
 from requests.utils import check_header_validity, get_auth_from_url
 
-from . import policy
+from . import masking, policy
 
 try:
     from urllib3 import exceptions as _u3
@@ -565,6 +565,9 @@ def _timeout(connect: float, read: float):
     return _Timeout(connect=connect, read=read)
 
 
+_UNCACHED_HEADERS = frozenset({"idempotency-key", "content-length"})
+
+
 @functools.lru_cache(maxsize=256)
 def _valid_header(name: str, value: str) -> bool:
     """requests' check of one header (InvalidHeader if bad); most repeat on every call."""
@@ -592,7 +595,11 @@ def _wire_headers(session, headers, method, data, auth) -> dict:
     for key in [key for key, (_name, value) in merged.items() if value is None]:
         del merged[key]
     for name, value in merged.values():
-        if type(name) is str and type(value) is str:
+        # Repeating headers are checked once (cached); credentials and per-call
+        # values are not kept in the cache.
+        if (type(name) is str and type(value) is str
+                and name.lower() not in _UNCACHED_HEADERS
+                and not masking.is_sensitive_header(name)):
             _valid_header(name, value)
         else:
             check_header_validity((name, value))
@@ -644,10 +651,14 @@ def _pool(session, adapter, target: _Target):
     settings), so the session remembers it per origin and TLS settings; a pool
     the pool manager has closed since (evicted by other hosts) is looked up again.
     """
-    key = (target.origin, adapter, session.verify, session.cert)
+    cert = session.cert
+    key = (target.origin, adapter, session.verify, tuple(cert) if type(cert) is list else cert)
     pools = session.__dict__.setdefault("_bj_api_sync_pools", {})
     pool = pools.get(key)
     if pool is not None and pool.pool is not None:
+        # As send() does on every request: the pool may be shared by several
+        # TLS settings (requests < 2.32 keys pools by host only).
+        adapter.cert_verify(pool, target.url, session.verify, session.cert)
         return pool
     if len(pools) > 16:
         pools.clear()

@@ -172,6 +172,9 @@ class PayloadBuilder:
 
     def __init__(self, config, env):
         self.config = config
+        # The row plan (field groups) and the related rows (record rules,
+        # language) hold for this environment only.
+        self.env = env
         self.specs = line_specs(config)
         self.row_plan = odoo_rows.plan_for(env, config.model_name, self.specs)
         # Related rows already read in this run (see odoo_rows.payloads).
@@ -182,7 +185,9 @@ class PayloadBuilder:
 
         Raises ``engine.mapping.MappingError`` naming the config, line and record.
         """
-        if self.row_plan is not None and records:
+        if records.env != self.env:
+            return PayloadBuilder(self.config, records.env).build(records)
+        if self.row_plan is not None and records and records._name == self.config.model_name:
             payloads = odoo_rows.payloads(self.row_plan, records, self.known_rows)
             if payloads is not None:
                 return payloads

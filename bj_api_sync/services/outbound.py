@@ -197,7 +197,8 @@ def units_of(config, records):
     # Without a row plan the ORM reads the records: fetch just the mapped
     # columns, in one query per chunk, instead of every prefetchable column.
     names = odoo_mapping.top_level_fields(config) if builder.row_plan is None else []
-    for ids in batching.chunk_ids(records.ids, max(READ_CHUNK, size)):
+    # A whole number of pages per read, so that pages keep their size.
+    for ids in batching.chunk_ids(records.ids, size * max(1, READ_CHUNK // size)):
         chunk = records.browse(ids)
         if names:
             chunk.fetch(names)

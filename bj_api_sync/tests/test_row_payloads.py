@@ -150,3 +150,56 @@ class TestRowPayloads(BjApiSyncCase):
         # parents' countries and those countries' currencies.
         with self.assertQueryCount(5):
             self.builder().build(self.partners[0])
+
+    def test_models_that_change_reads_use_the_orm(self):
+        # res.users masks private fields in _fetch_query: never read its rows.
+        users = self.make_out_config(
+            name="Users", model_id=self.env["ir.model"]._get("res.users").id,
+            line_ids=[(0, 0, {"external_key": "login",
+                              "field_id": self._field("res.users", "login").id})])
+        self.assertIsNone(odoo_mapping.PayloadBuilder(users, self.env).row_plan)
+        via_user = self.make_out_config(name="Via user", line_ids=[
+            (0, 0, {"external_key": "login", "field_id": self._field("res.partner", "user_id").id,
+                    "value_type": "relational", "related_path": "login"})])
+        self.assertIsNone(odoo_mapping.PayloadBuilder(via_user, self.env).row_plan)
+
+    def test_new_records_and_other_models_use_the_orm(self):
+        # New records (onchange, drafts) hold values the table does not have.
+        alice = self.partners[0]
+        draft = alice.new({"name": "Alice (draft)"}, origin=alice)
+        fresh = self.env["res.partner"].new({"name": "Nobody yet"})
+        row_plan = self.builder().row_plan
+        self.assertIsNone(odoo_rows.payloads(row_plan, draft))
+        self.assertIsNone(odoo_rows.payloads(row_plan, fresh | alice))
+        named = self.make_out_config(name="Names", line_ids=[
+            (0, 0, {"external_key": "name", "field_id": self._field("res.partner", "name").id})])
+        builder = odoo_mapping.PayloadBuilder(named, self.env)
+        self.assertEqual(builder.build(draft | fresh), [{"name": "Alice (draft)"},
+                                                        {"name": "Nobody yet"}])
+        # Countries handed to a partner mapping are not read from the partner
+        # table (id 1 exists in both): the ORM path refuses them.
+        country = self.env["res.country"].browse(1)
+        self.assertTrue(country.exists() and self.env["res.partner"].browse(1).exists())
+        with self.assertRaises(mapping.MappingError):
+            self.builder().build(country)
+
+    def test_each_environment_gets_its_own_rows(self):
+        self.env["res.lang"]._activate_lang("fr_FR")
+        self.belgium.with_context(lang="fr_FR").name = "Belgique"
+        alice = self.partners[0]
+        builder = self.builder(alice.with_context(lang="fr_FR").env)
+        self.assertEqual(builder.build(alice.with_context(lang="fr_FR"))[0]["country_name"],
+                         "Belgique")
+        self.assertEqual(builder.build(alice.with_context(lang="en_US"))[0]["country_name"],
+                         "Belgium")
+
+    def test_pages_keep_their_size_across_reads(self):
+        from unittest import mock
+
+        from ..services import outbound
+
+        partners = self.env["res.partner"].create([{"name": f"Page {i}"} for i in range(70)])
+        config = self.make_out_config(name="Pages", is_paginated=True, page_size=30)
+        with mock.patch.object(outbound, "READ_CHUNK", 50):
+            sizes = [len(recs) for recs, _body in outbound.units_of(config, partners)]
+        self.assertEqual(sizes, [30, 30, 10])

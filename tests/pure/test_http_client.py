@@ -392,6 +392,40 @@ def test_pool_is_remembered_and_looked_up_again_once_closed(server, session):
     assert fresh is not pool and fresh.pool is not None
 
 
+def test_remembered_pool_gets_the_sessions_tls_settings_each_time(session, tmp_path):
+    # requests < 2.32 shares one https pool between verify settings: as send()
+    # does, every request applies the session's current ones.
+    url = "https://bj-api-sync.invalid/x"
+    adapter = session.get_adapter(url)
+    target = hc._target(url, None)
+    session.verify = True
+    assert hc._pool(session, adapter, target).cert_reqs == "CERT_REQUIRED"
+    session.verify = False
+    assert hc._pool(session, adapter, target).cert_reqs == "CERT_NONE"
+    session.verify = True
+    assert hc._pool(session, adapter, target).cert_reqs == "CERT_REQUIRED"
+    pem, key = tmp_path / "client.pem", tmp_path / "client.key"
+    pem.write_text("x")
+    key.write_text("x")
+    session.cert = [str(pem), str(key)]  # requests allows a list
+    assert hc._pool(session, adapter, target).cert_file == str(pem)
+
+
+def test_credentials_and_per_call_headers_stay_out_of_the_header_cache(session):
+    hc._valid_header.cache_clear()
+    headers = {"Authorization": "Bearer sekret-token-value", "X-Api-Key": "k-123456",
+               "Idempotency-Key": "abc", "Accept": "application/json", "X-Tenant": "t1"}
+    hc._wire_headers(session, headers, "POST", b"{}", None)
+    cached = hc._valid_header.cache_info().currsize
+    hc._wire_headers(session, dict(headers, Authorization="Bearer other-secret"), "POST",
+                     b"{}", None)
+    # session defaults + Accept + X-Tenant, but no credential, key or length
+    assert hc._valid_header.cache_info().currsize == cached
+    assert cached == len({k.lower() for k in session.headers} | {"accept", "x-tenant"})
+    with pytest.raises(ValueError):
+        hc._wire_headers(session, {"Authorization": "Bearer bad\nvalue"}, "POST", b"{}", None)
+
+
 def test_response_size_cap(server, session):
     big = b"x" * 300_000
     server.script(None, [Response(200, big), Response(200, {"small": True})])
