@@ -45,6 +45,13 @@ def _respond(answer):
     return request.make_response(answer.text, headers=headers, status=answer.status)
 
 
+def _serve(subpath, handler, *args):
+    """Answer the current request with ``handler(call, env, *args)``, as JSON."""
+    call = _call(subpath)
+    request.bj_trace_id = call.trace_id
+    return _respond(handler(call, request.env, *args))
+
+
 class InboundApiController(http.Controller):
     """The inbound REST API; every answer is JSON."""
 
@@ -54,9 +61,7 @@ class InboundApiController(http.Controller):
     )
     def bj_api_resource(self, subpath="", **_params):
         """Create, read, update, delete, search and batch on a configured resource."""
-        call = _call(subpath)
-        request.bj_trace_id = call.trace_id
-        return _respond(inbound_pipeline.serve_resource(call, request.env))
+        return _serve(subpath, inbound_pipeline.serve_resource)
 
     @http.route(
         "/api/sync/v1/openapi.json",
@@ -64,9 +69,7 @@ class InboundApiController(http.Controller):
     )
     def bj_api_openapi(self, **_params):
         """OpenAPI 3 description of the resources the caller can reach."""
-        call = _call("openapi.json")
-        request.bj_trace_id = call.trace_id
-        return _respond(inbound_pipeline.serve_openapi(call, request.env))
+        return _serve("openapi.json", inbound_pipeline.serve_openapi)
 
     @http.route(
         "/api/sync/v1/webhooks",
@@ -74,9 +77,7 @@ class InboundApiController(http.Controller):
     )
     def bj_api_webhooks(self, **_params):
         """Register an outbound webhook (POST) or list the caller's webhooks (GET)."""
-        call = _call("webhooks")
-        request.bj_trace_id = call.trace_id
-        return _respond(inbound_pipeline.serve_webhooks(call, request.env, "webhooks"))
+        return _serve("webhooks", inbound_pipeline.serve_webhooks, "webhooks")
 
     @http.route(
         "/api/sync/v1/webhooks/<string:webhook_id>",
@@ -84,11 +85,8 @@ class InboundApiController(http.Controller):
     )
     def bj_api_webhook(self, webhook_id, **_params):
         """Remove one of the caller's webhooks (DELETE)."""
-        call = _call(f"webhooks/{webhook_id}")
-        request.bj_trace_id = call.trace_id
-        return _respond(
-            inbound_pipeline.serve_webhooks(call, request.env, "webhook", webhook_id)
-        )
+        return _serve(f"webhooks/{webhook_id}", inbound_pipeline.serve_webhooks, "webhook",
+                      webhook_id)
 
     @http.route(
         "/api/sync/v1/events/subscribe",
@@ -96,6 +94,4 @@ class InboundApiController(http.Controller):
     )
     def bj_api_subscribe(self, **_params):
         """Subscribe a callback URL to record events (POST)."""
-        call = _call("events/subscribe")
-        request.bj_trace_id = call.trace_id
-        return _respond(inbound_pipeline.serve_webhooks(call, request.env, "subscribe"))
+        return _serve("events/subscribe", inbound_pipeline.serve_webhooks, "subscribe")

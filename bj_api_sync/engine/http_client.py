@@ -70,6 +70,11 @@ if _u3 is not None:
 _JSON_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, default=str)
 
 
+def to_json(value) -> str:
+    """Return ``value`` as the JSON text a request body carries (compact, UTF-8 as is)."""
+    return _JSON_ENCODER.encode(value)
+
+
 @dataclass
 class OutboundRequest:
     """Everything needed to send one outbound HTTP request.
@@ -300,7 +305,7 @@ def prepare(request: OutboundRequest) -> tuple[dict[str, str], str | None]:
     method = (request.method or "GET").upper()
     body = None
     if method not in _BODYLESS and request.json_body is not None:
-        body = _JSON_ENCODER.encode(request.json_body)
+        body = to_json(request.json_body)
     # lower-case name -> (name, value): a case-insensitive dict whose
     # overrides keep the first position and take the new spelling.
     headers = {"user-agent": ("User-Agent", USER_AGENT), "accept": ("Accept", "application/json")}

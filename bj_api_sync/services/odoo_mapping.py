@@ -150,16 +150,6 @@ def line_specs(config, depth=0, with_defaults=True):
     return tuple(specs)
 
 
-def top_level_fields(config):
-    """Return the names of the config's model fields its mapping reads directly."""
-    model = config.env[config.model_name]
-    specs = line_specs(config)
-    return [
-        name for name in dict.fromkeys(s.field_name for s in specs if s.field_name)
-        if name in model._fields
-    ]
-
-
 class PayloadBuilder:
     """Maps records with one config's lines; built once per run of requests.
 
@@ -179,6 +169,12 @@ class PayloadBuilder:
         self.row_plan = odoo_rows.plan_for(env, config.model_name, self.specs)
         # Related rows already read in this run (see odoo_rows.payloads).
         self.known_rows = {}
+
+    def top_level_fields(self):
+        """Return the names of the model fields the lines read directly."""
+        fields = self.env[self.config.model_name]._fields
+        names = dict.fromkeys(spec.field_name for spec in self.specs if spec.field_name)
+        return [name for name in names if name in fields]
 
     def build(self, records):
         """Return one payload per record, in order.

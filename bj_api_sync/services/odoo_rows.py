@@ -9,14 +9,10 @@ Anything unusual (a record that vanished or that a rule hides) makes them
 return None, so the caller uses the ORM path and its errors.
 """
 
-import logging
-
 from odoo import models
 from odoo.tools import SQL
 
 from ..engine import row_mapping
-
-_logger = logging.getLogger(__name__)
 
 
 def schema_of(env):

@@ -140,9 +140,8 @@ class RequestFactory:
         )
 
     def send(self, body, idempotency_key):
-        """Send ``body`` once; return ``(request, AttemptResult)``."""
-        req = self.request(body, idempotency_key)
-        return req, http_client.send_once(req, session=self.session)
+        """Send ``body`` once; return the ``AttemptResult``."""
+        return http_client.send_once(self.request(body, idempotency_key), session=self.session)
 
     def log_values(self, result, *, state, attempt, res_model, res_ids, outbox_id=False):
         """Return the bj.api.log values of one attempt, with secrets masked."""
@@ -196,7 +195,7 @@ def units_of(config, records):
     builder = odoo_mapping.PayloadBuilder(config, records.env)
     # Without a row plan the ORM reads the records: fetch just the mapped
     # columns, in one query per chunk, instead of every prefetchable column.
-    names = odoo_mapping.top_level_fields(config) if builder.row_plan is None else []
+    names = builder.top_level_fields() if builder.row_plan is None else []
     # A whole number of pages per read, so that pages keep their size.
     for ids in batching.chunk_ids(records.ids, size * max(1, READ_CHUNK // size)):
         chunk = records.browse(ids)
@@ -231,7 +230,7 @@ def send_now(config, records, timeout=None):
             _logger.warning("bj_api_sync: %s", exc)
             raise UserError(str(exc)) from exc
         key = new_key()
-        _req, result = factory.send(body, key)
+        result = factory.send(body, key)
         run.record(recs, body, key, result)
     return run.summary()
 
@@ -348,7 +347,7 @@ def enqueue_values(config, records, event, payloads=None):
             dict(
                 common,
                 res_ids=",".join(str(i) for i, _p in chunk),
-                payload=json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str),
+                payload=http_client.to_json(body),
                 idempotency_key=new_key(),
             )
         )
@@ -379,7 +378,7 @@ def deliver(item):
             item.write({"state": "done", "last_error": _("The records no longer exist."),
                         "attempt_count": attempt})
             return item.env["bj.api.log"]
-    _req, result = factory.send(body, item.idempotency_key)
+    result = factory.send(body, item.idempotency_key)
     if result.ok:
         state, vals = "success", {"state": "done", "last_error": False}
     elif result.outcome == policy.RETRY and attempt < item.max_attempts:
