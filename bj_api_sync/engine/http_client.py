@@ -401,16 +401,17 @@ def _decode(raw: bytes, content_type: str | None) -> str:
         return raw.decode("utf-8", errors="replace")
 
 
-def _read_capped(response: requests.Response, cap: int) -> tuple[bytes, bool]:
-    """Read at most ``cap`` bytes of a streamed body; return ``(bytes, truncated)``."""
+def _read_capped(chunks, cap: int) -> tuple[bytes, bool]:
+    """Read at most ``cap`` bytes of a streamed body given as ``chunks``; return
+    ``(bytes, truncated)``. A truncated body is not read further: the rest goes
+    with the connection, which the caller closes."""
     buffer = bytearray()
-    for chunk in response.iter_content(chunk_size=_READ_CHUNK):
+    for chunk in chunks:
         if not chunk:
             continue
         room = cap - len(buffer)
         if len(chunk) > room:
             buffer += chunk[: max(room, 0)]
-            # Stop reading: the rest is dropped with the connection on close().
             return bytes(buffer), True
         buffer += chunk
     return bytes(buffer), False
@@ -714,16 +715,8 @@ def _urlopen(session, adapter, target: _Target, method, headers, data, timeout):
 def _read_capped_raw(response, cap: int) -> tuple[bytes, bool, bool]:
     """:func:`_read_capped` on a urllib3 response, with the exceptions
     ``Response.iter_content`` raises; returns ``(bytes, truncated, complete)``."""
-    buffer = bytearray()
     try:
-        for chunk in response.stream(_READ_CHUNK, decode_content=True):
-            if not chunk:
-                continue
-            room = cap - len(buffer)
-            if len(chunk) > room:
-                buffer += chunk[: max(room, 0)]
-                return bytes(buffer), True, False
-            buffer += chunk
+        raw, truncated = _read_capped(response.stream(_READ_CHUNK, decode_content=True), cap)
     except _u3.ProtocolError as exc:
         raise requests.exceptions.ChunkedEncodingError(exc) from exc
     except _u3.DecodeError as exc:
@@ -732,7 +725,7 @@ def _read_capped_raw(response, cap: int) -> tuple[bytes, bool, bool]:
         raise requests.exceptions.ConnectionError(exc) from exc
     except _BODY_SSL_ERRORS as exc:
         raise requests.exceptions.SSLError(exc) from exc
-    return bytes(buffer), False, True
+    return raw, truncated, not truncated
 
 
 def _send_direct(session, request, headers, data, timeout, result, cap):
@@ -785,7 +778,9 @@ def _send_requests(session, request, headers, data, timeout, result, cap):
         result.status_code = response.status_code
         result.response_headers = dict(response.headers)
         result.retry_after = policy.parse_retry_after(response.headers.get("Retry-After"))
-        raw, result.response_truncated = _read_capped(response, cap)
+        raw, result.response_truncated = _read_capped(
+            response.iter_content(chunk_size=_READ_CHUNK), cap
+        )
     finally:
         response.close()
     return response.status_code, response.reason, response.headers, raw
