@@ -59,8 +59,11 @@ class InboundApiController(http.Controller):
         ["/api/sync/v1", "/api/sync/v1/<path:subpath>"],
         type="http", auth="none", csrf=False, save_session=False,
     )
-    def bj_api_resource(self, subpath="", **_params):
+    def bj_api_resource(self, **_params):
         """Create, read, update, delete, search and batch on a configured resource."""
+        # The path itself, not the ``subpath`` argument: Odoo merges query-string
+        # values into the arguments, and ``?subpath=...`` must not pick a route.
+        subpath = request.httprequest.path[len(inbound_pipeline.API_BASE):].lstrip("/")
         return _serve(subpath, inbound_pipeline.serve_resource)
 
     @http.route(

@@ -85,6 +85,23 @@ def method_not_allowed(verb, allow):
     )
 
 
+def check_batch_verbs(operations, enabled_methods):
+    """Raise ``METHOD_NOT_ALLOWED`` when an operation of a batch needs a verb the
+    config does not enable (a batch only needs POST, its operations their own)."""
+    enabled = {m.upper() for m in enabled_methods}
+    for operation in operations:
+        verb = VERB_OF_OPERATION[operation["method"]]
+        if verb not in enabled:
+            index = operation["index"]
+            raise ApiError(
+                "METHOD_NOT_ALLOWED",
+                f"Operation {index} ({operation['method']}) needs {verb}, "
+                f"which this resource does not allow",
+                {"method": verb, "index": index,
+                 "allowed": [v for v in _VERB_ORDER if v in enabled]},
+            )
+
+
 def parse_record_id(text):
     """Return the positive int4 record id written in ``text``, or ``None``."""
     if not isinstance(text, str) or not _ID_RE.fullmatch(text):

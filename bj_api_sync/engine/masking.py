@@ -62,6 +62,7 @@ SENSITIVE_KEYS = frozenset({
     "auth_password",
     "authorization",
     "private_key",
+    "header_value",  # the webhook API's custom authentication header value
     "x-api-key",
 })
 

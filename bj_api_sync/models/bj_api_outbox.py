@@ -157,7 +157,8 @@ class BjApiOutbox(models.Model):
                     outbound.deliver(item)
             except Exception as exc:  # a bad item must not stop the queue
                 _logger.exception("bj_api_sync: delivery of outbox item %s failed", item.id)
-                item.write({"state": "failed", "last_error": str(exc),
+                secrets = outbound.config_secrets(item.config_id.sudo())
+                item.write({"state": "failed", "last_error": masking.mask_text(str(exc), secrets),
                             "attempt_count": item.attempt_count + 1})
             done += 1
             if not testing:

@@ -480,6 +480,7 @@ class Resource:
         rest reported as skipped.
         """
         operations, options = payload.parse_batch(body)
+        inbound_rules.check_batch_verbs(operations, self.spec.methods)
         if options["transaction"]:
             results = self._batch_transaction(operations)
         else:

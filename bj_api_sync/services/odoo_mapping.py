@@ -70,9 +70,17 @@ def run_script(code, mode, context):
     In evaluate mode an expression gives its value; statements give the value of
     the variable ``result``. Execute mode runs statements for their effects.
     """
-    if mode == "evaluate" and _is_expression(code):
-        return safe_eval(code, context, mode="eval", nocopy=True)
-    safe_eval(code, context, mode="exec", nocopy=True)
+    try:
+        if mode == "evaluate" and _is_expression(code):
+            return safe_eval(code, context, mode="eval", nocopy=True)
+        safe_eval(code, context, mode="exec", nocopy=True)
+    except ValueError as exc:
+        # safe_eval appends the whole script to its message: errors travel to
+        # API clients, logs and queue items, and a script may hold secrets.
+        text, found, _code = str(exc).partition(" while evaluating\n")
+        if found:
+            raise ValueError(text) from exc
+        raise
     return context.get("result") if mode == "evaluate" else None
 
 

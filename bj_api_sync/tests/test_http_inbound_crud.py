@@ -293,6 +293,20 @@ class TestInboundBatch(BjApiHttpCase):
         self.assertFalse(partner.exists())
 
 
+    def test_batch_operations_need_the_verbs_of_the_config(self):
+        # A resource open to GET and POST only: a batch may not update or delete.
+        self.config.http_method_ids = [(6, 0, [self.methods["GET"].id, self.methods["POST"].id])]
+        partner = self.env["res.partner"].create({"name": "batch guarded"})
+        body = self.assertJson(self.call("POST", "res.partner/batch", {
+            "operations": [{"method": "create", "data": {"name": "batch guarded 2"}},
+                           {"method": "delete", "id": partner.id}],
+            "options": {"continue_on_error": True},
+        }), 405, "METHOD_NOT_ALLOWED")
+        self.assertEqual(body["error"]["details"]["index"], 1)
+        self.assertTrue(partner.exists())
+        self.assertFalse(self.env["res.partner"].search([("name", "=", "batch guarded 2")]))
+
+
 @tagged("post_install", "-at_install", "bj_api_sync_http")
 class TestInboundMappings(BjApiHttpCase):
     """Config lines: external keys, identifier upsert, scripts, mapped many2one, params,

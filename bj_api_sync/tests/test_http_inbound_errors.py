@@ -29,6 +29,10 @@ class TestInboundErrors(BjApiHttpCase):
         for path in ("nope", "nope/1", "res.partner/1/extra", "", "res.partner/1/extra/more"):
             with self.subTest(path=path):
                 self.assertJson(self.call("GET", path), 404, "NOT_FOUND")
+        # A query-string "subpath" does not choose the resource: the path does.
+        partner = self.env["res.partner"].create({"name": "not by query"})
+        self.assertJson(self.call("GET", f"?subpath=res.partner/{partner.id}"), 404,
+                        "NOT_FOUND")
         # Inactive configs are not reachable.
         self.readonly.active = False
         self.assertJson(self.call("GET", "partners-ro/search"), 404, "NOT_FOUND")

@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tests import tagged
+from odoo.tools import mute_logger
 
 from .common import BjApiSyncCase
 from .fault_server import FaultServer, Response, refused_url
@@ -237,6 +238,20 @@ class TestOutboundRequests(OutboundCase):
             self.send(partner, config=config)
         self.assertEqual(self.server.count(), 0)
 
+    def test_script_error_does_not_carry_the_script(self):
+        # safe_eval quotes the whole script in its error: a secret in it must
+        # not reach the error, the log or a queue item.
+        config = self.make_out_config(name="Leaky", url=self.server.url + "/b")
+        self.env["bj.api.sync.config.line"].create(
+            {"config_id": config.id, "external_key": "x", "value_type": "python",
+             "python_code": 'API_SECRET = "hunter2-secret"\nresult = undefined_name'}
+        )
+        with self.assertRaises(UserError) as caught:
+            self.send(self.partners[0], config=config)
+        message = str(caught.exception)
+        self.assertIn("undefined_name", message)
+        self.assertNotIn("hunter2-secret", message)
+
     def test_wrong_model_or_config_is_a_clear_error(self):
         with self.assertRaisesMessage(UserError, "sends res.partner records, not res.country"):
             self.send(self.env.ref("base.be"))
@@ -252,6 +267,22 @@ class TestOutboundFailures(OutboundCase):
         """Make the item due now and run the delivery worker."""
         item.next_attempt_at = fields.Datetime.now() - timedelta(seconds=1)
         return self.Outbox._cron_deliver()
+
+    def test_unexpected_delivery_error_is_stored_masked(self):
+        from unittest import mock
+
+        from ..services import outbound
+
+        config = self.make_out_config(name="Crashing", url=self.server.url + "/c",
+                                      auth_type="bearer", bearer_token="tok-crash-secret")
+        item = self.Outbox._enqueue(config, self.partners[0], "test")
+        with mock.patch.object(outbound, "deliver",
+                               side_effect=RuntimeError("boom with tok-crash-secret")), \
+                mute_logger("odoo.addons.bj_api_sync.models.bj_api_outbox"):
+            self._run_due(item)
+        self.assertEqual(item.state, "failed")
+        self.assertIn("boom with", item.last_error)
+        self.assertNotIn("tok-crash-secret", item.last_error)
 
     def test_500_then_200_is_retried_with_the_same_idempotency_key(self):
         self.server.script(None, [Response(500, {"error": "boom"}), Response(200, {"ok": 1})])

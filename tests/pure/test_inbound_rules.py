@@ -3,6 +3,7 @@ import pytest
 
 from bj_api_sync.engine.errors import ApiError
 from bj_api_sync.engine.inbound_rules import (
+    check_batch_verbs,
     method_not_allowed,
     param_term,
     parse_flag,
@@ -113,3 +114,16 @@ def test_param_term_refuses_values_that_do_not_fit(ftype, raw):
         param_term("f", ftype, "=", raw, "key")
     assert caught.value.code == "VALIDATION_ERROR"
     assert caught.value.details["parameter"] == "key"
+
+
+def test_batch_operations_need_their_own_verbs():
+    ops = [{"index": 0, "method": "create"}, {"index": 1, "method": "update"},
+           {"index": 2, "method": "delete"}]
+    check_batch_verbs(ops, {"POST", "PUT", "DELETE"})
+    with pytest.raises(ApiError) as caught:
+        check_batch_verbs(ops, {"GET", "POST"})
+    error = caught.value
+    assert (error.code, error.status) == ("METHOD_NOT_ALLOWED", 405)
+    assert error.details == {"method": "PUT", "index": 1, "allowed": ["GET", "POST"]}
+    with pytest.raises(ApiError, match=r"Operation 2 \(delete\) needs DELETE"):
+        check_batch_verbs(ops, {"POST", "put"})

@@ -441,3 +441,12 @@ def test_mixed_case_scheme_credentials_are_masked(scheme):
     masked = masking.mask_text(text)
     assert "abcdefgh12345678" not in masked
     assert f"{scheme} {masking.MASK}" in masked
+
+
+def test_webhook_authentication_header_value_is_masked():
+    body = {"url": "https://example.com/hook",
+            "authentication": {"type": "custom", "header_name": "X-Hook-Key",
+                               "header_value": "s3cret-value-123"}}
+    masked = json.loads(masking.mask_body(json.dumps(body)))
+    assert masked["authentication"]["header_value"] == masking.MASK
+    assert masked["authentication"]["header_name"] == "X-Hook-Key"
