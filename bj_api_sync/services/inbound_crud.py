@@ -129,6 +129,14 @@ class Resource:
                         f"Field path {path!r}: {segment!r} is not available",
                         {"parameter": "domain", "field": path},
                     )
+                if not desc.get("searchable", True):
+                    # Odoo would drop the term with an error in its log and
+                    # answer as if there were no filter.
+                    raise ApiError(
+                        "VALIDATION_ERROR",
+                        f"Field path {path!r}: {segment!r} cannot be searched",
+                        {"parameter": "domain", "field": path},
+                    )
                 if position < len(segments) - 1:
                     model_name = desc.get("relation")
                     if not model_name:

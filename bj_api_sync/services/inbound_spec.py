@@ -19,7 +19,8 @@ NOT_WRITABLE = frozenset(MAGIC_COLUMNS) | {"id", "display_name", "__last_update"
 NOT_WRITABLE_TYPES = frozenset({"properties", "properties_definition"})
 # Not returned when no field selection is asked for: heavy or not record data.
 DEFAULT_EXCLUDED_TYPES = frozenset({"binary", "properties", "properties_definition"})
-FIELD_ATTRIBUTES = ("type", "string", "readonly", "required", "store", "selection", "relation")
+FIELD_ATTRIBUTES = ("type", "string", "readonly", "required", "store", "selection", "relation",
+                    "searchable")
 
 
 @dataclass(frozen=True)

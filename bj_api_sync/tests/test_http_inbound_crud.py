@@ -175,6 +175,8 @@ class TestInboundCrud(BjApiHttpCase):
             ("domain=[[\"name\",\"=\"]]", "domain"),
             ("domain=not a domain", "domain"),
             ("domain=[[\"nope\",\"=\",1]]", "domain"),
+            # computed, not stored, no search method: Odoo would ignore the term
+            ("domain=[[\"contact_address\",\"=\",\"x\"]]", "domain"),
             ("domain=[[\"name\",\"exec\",1]]", "domain"),
             ("order=name;drop table res_partner", "order"),
             ("order=nope", "order"),
