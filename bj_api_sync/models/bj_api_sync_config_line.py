@@ -140,10 +140,3 @@ class BjApiSyncConfigLine(models.Model):
         for line in self:
             if line.field_id and not line.external_key:
                 line.external_key = line.field_id.name
-
-
-    def unlink(self):
-        """Delete records and forget the inbound API's cached config snapshots."""
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result

@@ -15,10 +15,3 @@ class BjApiSyncHeader(models.Model):
     sequence = fields.Integer(default=10)
     key = fields.Char(required=True, help="Header name, e.g. X-API-Version.")
     value = fields.Char(help="Header value. Sent as is; masked in logs when it is a credential.")
-
-
-    def unlink(self):
-        """Delete records and forget the inbound API's cached config snapshots."""
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result

@@ -36,10 +36,3 @@ class BjApiSyncParam(models.Model):
         help="Inbound: the field that ?key=value filters on.",
     )
     operator = fields.Selection(PARAM_OPERATORS, default="=")
-
-
-    def unlink(self):
-        """Delete records and forget the inbound API's cached config snapshots."""
-        result = super().unlink()
-        self.env.registry.clear_cache()
-        return result
