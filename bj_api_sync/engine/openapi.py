@@ -9,13 +9,14 @@ import copy
 import re
 
 from .errors import STATUS_BY_CODE
+from .payload import MAX_BATCH_OPERATIONS
 
 OPENAPI_VERSION = "3.0.3"
 API_BASE = "/api/sync/v1"
 # Paths of the API that are not resources: an endpoint with one of these
 # names would be shadowed by the fixed routes.
-RESERVED_ENDPOINTS = ("webhooks", "events", "openapi.json")
-BATCH_MAX_OPERATIONS = 1000
+#: Endpoint names a configuration may not take: the API's own routes and path parts.
+RESERVED_ENDPOINTS = frozenset({"webhooks", "events", "openapi.json", "search", "batch"})
 
 _VERBS = ("GET", "POST", "PUT", "DELETE")
 _X2MANY = ("one2many", "many2many")
@@ -71,7 +72,8 @@ _HEADER_COMPONENTS = {
     },
 }
 _WEBHOOK_SECURITY = [{"bearerAuth": []}, {"basicAuth": []}]
-_SUBSCRIBE_EVENTS = ["record.created", "record.updated", "record.deleted", "state.changed"]
+#: Events a callback can subscribe to through ``/events/subscribe``.
+SUBSCRIBE_EVENTS = ("record.created", "record.updated", "record.deleted", "state.changed")
 
 
 def _ref(kind, name):
@@ -377,7 +379,7 @@ def _shared_schemas():
             "properties": {
                 "events": {
                     "type": "array", "minItems": 1,
-                    "items": {"type": "string", "enum": list(_SUBSCRIBE_EVENTS)},
+                    "items": {"type": "string", "enum": list(SUBSCRIBE_EVENTS)},
                 },
                 "model": {"type": "string", "example": "res.partner"},
                 "callback_url": {"type": "string", "format": "uri"},
@@ -566,7 +568,7 @@ def _resource_paths(resource, schema_name, prefix, security):
             "required": ["operations"],
             "properties": {
                 "operations": {
-                    "type": "array", "minItems": 1, "maxItems": BATCH_MAX_OPERATIONS,
+                    "type": "array", "minItems": 1, "maxItems": MAX_BATCH_OPERATIONS,
                     "items": {
                         "type": "object",
                         "required": ["method"],

@@ -7,7 +7,7 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 
-from ..engine import masking
+from ..engine import http_client, masking
 from ..services import outbound
 
 _logger = logging.getLogger(__name__)
@@ -101,8 +101,7 @@ class BjApiOutbox(models.Model):
             "event": "direct",
             "res_model": records._name,
             "res_ids": ",".join(str(i) for i in records.ids),
-            "payload": outbound.json.dumps(body, separators=(",", ":"), ensure_ascii=False,
-                                           default=str),
+            "payload": http_client.to_json(body),
             "idempotency_key": key,
             "attempt_count": 1,
             "max_attempts": config.max_retries + 1,

@@ -9,6 +9,7 @@ from odoo.osv import expression
 from odoo.tools.safe_eval import dateutil, safe_eval, time
 
 from ..engine import batching, http_client
+from ..engine.openapi import RESERVED_ENDPOINTS
 from ..services import odoo_mapping, outbound
 
 _logger = logging.getLogger(__name__)
@@ -17,7 +18,6 @@ _logger = logging.getLogger(__name__)
 # (res.partner), slugs (customers) and underscores, nothing that needs escaping.
 ENDPOINT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 # Paths the API itself owns: an endpoint of that name would shadow them.
-RESERVED_ENDPOINTS = frozenset({"webhooks", "events", "openapi.json", "search", "batch"})
 
 
 

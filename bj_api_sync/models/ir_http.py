@@ -5,11 +5,11 @@ from werkzeug.exceptions import HTTPException
 from odoo import models
 from odoo.http import request
 
-from ..engine import errors
+from ..engine import errors, openapi
 
 _logger = logging.getLogger(__name__)
 
-API_PREFIX = "/api/sync/v1"
+API_PREFIX = openapi.API_BASE
 _CODE_BY_STATUS = {status: code for code, status in errors.STATUS_BY_CODE.items()}
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from odoo import SUPERUSER_ID, api
 
-from ..engine import errors, inbound_rules, masking, openapi, ratelimit
+from ..engine import errors, http_client, inbound_rules, masking, openapi, ratelimit
 from ..engine.errors import ApiError
 from . import (
     inbound_auth,
@@ -30,7 +30,7 @@ from . import (
 
 _logger = logging.getLogger(__name__)
 
-API_BASE = "/api/sync/v1"
+API_BASE = openapi.API_BASE
 MAX_BODY_PARAM = "bj_api_sync.max_body_bytes"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 # Limits of the routes that belong to no config (openapi.json, webhooks).
@@ -67,7 +67,7 @@ class Answer:
 
 def dumps(body):
     """Serialise an answer once, for both the response and the log."""
-    return json.dumps(body, ensure_ascii=False, separators=(",", ":"), default=str)
+    return http_client.to_json(body)
 
 
 # Anything that may need masking in a JSON text: names of sensitive keys and

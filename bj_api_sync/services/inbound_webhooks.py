@@ -12,14 +12,13 @@ caller's own webhooks and ``DELETE /webhooks/{id}`` removes one.
 """
 from urllib.parse import urlparse
 
-from ..engine import payload, query
+from ..engine import openapi, payload, query
 from ..engine.errors import ApiError
 from ..engine.url_guard import internal_host
 from ..models.bj_api_webhook import EVENT_TRIGGERS
 
 _WEBHOOK_KEYS = ("url", "events", "model", "fields", "conditions", "authentication")
 _SUBSCRIBE_KEYS = ("callback_url", "events", "model", "fields", "filters", "authentication")
-_SUBSCRIBE_EVENTS = ("record.created", "record.updated", "record.deleted", "state.changed")
 _AUTH_KEYS = ("type", "token", "username", "password", "header_name", "header_value")
 # Off by default: a webhook may not target this machine or a private network.
 ALLOW_INTERNAL_PARAM = "bj_api_sync.webhook_allow_internal_urls"
@@ -48,7 +47,7 @@ def _url(infra, value, name):
 
 
 def _events(value, style):
-    allowed = _SUBSCRIBE_EVENTS if style == "subscribe" else tuple(EVENT_TRIGGERS)
+    allowed = openapi.SUBSCRIBE_EVENTS if style == "subscribe" else tuple(EVENT_TRIGGERS)
     if not isinstance(value, list) or not value:
         raise _bad("'events' must be a non-empty list of event names", parameter="events")
     unknown = [e for e in value if not isinstance(e, str) or e not in allowed]
