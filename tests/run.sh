@@ -1,16 +1,29 @@
 #!/usr/bin/env bash
-# The project's test command: lint, the pure-Python tier, and the Odoo tier
-# wherever Odoo 17 is importable. Installs its own tools in .venv (a virtualenv
-# that also sees the interpreter's site-packages, so an installed Odoo is used).
+# The project's test command: lint, the pure-Python tier on two requests/urllib3
+# pin sets, and the Odoo tiers (Odoo tests, HTTP tests, end-to-end on a prefork
+# server) wherever Odoo 17 is importable. Installs its own tools in .venv (a
+# virtualenv that also sees the interpreter's site-packages, so an installed Odoo
+# is used) and .venv-urllib3-2 (the second pin set, pure tier only).
 #
-#   bash tests/run.sh            everything that can run here
-#   ODOO_PYTHON=/path/python     the interpreter that has Odoo 17 (default: the
-#                                first of python3, /usr/bin/python3, ... importing it)
+#   bash tests/run.sh                  everything that can run here
+#   bash tests/run.sh --require-odoo   the same, but a tier that needs Odoo 17 and
+#                                      cannot run is a failure (CI; = BJ_REQUIRE_ODOO=1)
+#   ODOO_PYTHON=/path/python     the interpreter that has Odoo 17 (when set, the only
+#                                one tried; default: the first of python3, the odoo
+#                                command's, ~/.pyenv/shims/python3, /usr/bin/python3...)
 #   BJ_SKIP_LINT=1               skip the linters (quick local runs)
-#   BJ_KEEP_DB=1                 keep the Odoo test database afterwards
-#   DB_HOST / DB_PORT / DB_USER  PostgreSQL for the Odoo tier (127.0.0.1, 5432, odoo)
+#   BJ_TEST_LATEST=1             also run the pure tier on the newest requests/urllib3
+#   BJ_KEEP_DB=1                 keep the Odoo test databases afterwards
+#   DB_HOST / DB_PORT / DB_USER  PostgreSQL for the Odoo tiers (127.0.0.1, 5432, odoo)
 set -uo pipefail
 
+REQUIRE_ODOO="${BJ_REQUIRE_ODOO:-0}"
+for arg in "$@"; do
+    case "$arg" in
+        --require-odoo) REQUIRE_ODOO=1 ;;
+        *) echo "unknown argument: $arg (see the head of tests/run.sh)"; exit 2 ;;
+    esac
+done
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 VENV="$ROOT/.venv"
@@ -27,29 +40,56 @@ odoo17() { "$1" -c 'import odoo.release as r, sys; sys.exit(0 if r.version_info[
 PY=""
 # The interpreter of an "odoo" command on PATH (pip-installed Odoo) is a candidate too.
 odoo_cmd_py="$(command -v odoo >/dev/null 2>&1 && head -n 1 "$(command -v odoo)" | sed -n 's/^#!\([^ ]*python[^ ]*\).*/\1/p')"
-for cand in ${ODOO_PYTHON:-} python3 ${odoo_cmd_py:-} "${HOME:-/root}/.pyenv/shims/python3" \
-            /usr/bin/python3 /usr/local/bin/python3 python; do
+candidates=(python3 ${odoo_cmd_py:-} "${HOME:-/root}/.pyenv/shims/python3" /usr/bin/python3
+            /usr/local/bin/python3 python)
+# An interpreter named by ODOO_PYTHON is the only one tried: it is the user's word.
+[ -n "${ODOO_PYTHON:-}" ] && candidates=("$ODOO_PYTHON")
+for cand in "${candidates[@]}"; do
     command -v "$cand" >/dev/null 2>&1 || continue
     if odoo17 "$cand"; then PY="$(command -v "$cand")"; break; fi
 done
 HAVE_ODOO=1
 if [ -z "$PY" ]; then
     HAVE_ODOO=0
-    PY="$(command -v python3 || command -v python)"
+    PY="$(command -v "${ODOO_PYTHON:-python3}" || command -v python3 || command -v python)"
 fi
 say "Python: $PY ($("$PY" --version 2>&1))"
 
 # ---------------------------------------------------------------- tools
-stamp="$VENV/.bj-requirements-$(cat requirements-test.txt "$PY" 2>/dev/null | sha1sum | cut -c1-12)"
-if [ ! -e "$stamp" ]; then
-    say "Installing test tools into .venv"
-    rm -rf "$VENV"
-    "$PY" -m venv --system-site-packages "$VENV" || { echo "cannot create a virtualenv"; exit 2; }
-    "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements-test.txt \
-        || { echo "pip install -r requirements-test.txt failed"; exit 2; }
+# make_venv DIR SITE REQUIREMENTS...: a virtualenv with those requirements,
+# rebuilt when they (or the interpreter) change. SITE=1 lets it see the
+# interpreter's packages (an installed Odoo and its own requests/urllib3 pins).
+make_venv() {
+    local dir="$1" site="$2"; shift 2
+    local stamp
+    stamp="$dir/.bj-requirements-$(cat "$@" | { cat; "$PY" -c 'import sys; print(sys.version, sys.prefix)'; echo "$site $HAVE_ODOO"; } | sha1sum | cut -c1-12)"
+    [ -e "$stamp" ] && return 0
+    say "Installing test tools into $(basename "$dir") ($*)"
+    rm -rf "$dir"
+    local opts=()
+    [ "$site" = 1 ] && opts=(--system-site-packages)
+    "$PY" -m venv "${opts[@]}" "$dir" || { echo "cannot create the virtualenv $dir"; exit 2; }
+    local files=()
+    for file in "$@"; do files+=(-r "$file"); done
+    "$dir/bin/python" -m pip install -q --disable-pip-version-check "${files[@]}" \
+        || { echo "pip install ${files[*]} failed"; exit 2; }
     touch "$stamp"
+}
+# Pin set 1 is Odoo 17's own requests/urllib3: the interpreter's where Odoo is
+# installed (what the addon really runs with), else Odoo's Python 3.10-3.11 pins.
+if [ "$HAVE_ODOO" = 1 ]; then
+    make_venv "$VENV" 1 requirements-test.txt
+else
+    make_venv "$VENV" 1 requirements-test.txt tests/requirements-pins-odoo17.txt
 fi
 VPY="$VENV/bin/python"
+# Pin set 2: Odoo 17's pins on Python 3.12 (requests 2.31, urllib3 2.0.7), pure tier only.
+VENV2="$ROOT/.venv-urllib3-2"
+make_venv "$VENV2" 0 tests/requirements-pins-urllib3-2.txt
+if [ "${BJ_TEST_LATEST:-0}" = 1 ]; then
+    VENV3="$WORK/venv-latest"
+    make_venv "$VENV3" 0 tests/requirements-latest.txt
+fi
 
 # ---------------------------------------------------------------- lint
 if [ "${BJ_SKIP_LINT:-0}" != 1 ]; then
@@ -86,12 +126,23 @@ tier() {  # name junit-file rc
     local ok=$((t - f - e - k))
     pass_total=$((pass_total + ok)); fail_total=$((fail_total + f + e))
     if [ "$3" != 0 ] && [ $((f + e)) = 0 ]; then fail_total=$((fail_total + 1)); fi
+    if [ "$t" = 0 ]; then fail_total=$((fail_total + 1)); fi  # a tier that ran nothing failed
     summary+=("$1: ran $t tests: $ok passed, $f failed, $e errors, $k skipped")
 }
 
-say "Tier 1: pure-Python engine tests (no database)"
-"$VPY" -m pytest -p no:cacheprovider -p no:odoo -q tests/pure --junitxml="$WORK/pure.xml"
-tier "tier 1 pure-Python" "$WORK/pure.xml" $?
+pins() {  # python -> "requests X + urllib3 Y"
+    "$1" -c 'import requests, urllib3; print(f"requests {requests.__version__} + urllib3 {urllib3.__version__}")'
+}
+pure_tier() {  # python label
+    local where
+    where="$(pins "$1")"
+    say "Tier 1: pure-Python engine tests (no database), $where"
+    "$1" -m pytest -p no:cacheprovider -p no:odoo -q tests/pure --junitxml="$WORK/pure-$2.xml"
+    tier "tier 1 pure-Python ($where)" "$WORK/pure-$2.xml" $?
+}
+pure_tier "$VPY" 1
+pure_tier "$VENV2/bin/python" 2
+[ -n "${VENV3:-}" ] && pure_tier "$VENV3/bin/python" latest
 
 # ---------------------------------------------------------------- Odoo tier
 DB_HOST="${DB_HOST:-127.0.0.1}"
@@ -109,8 +160,15 @@ c.autocommit = True
 c.cursor().execute('CREATE ROLE \"$DB_USER\" LOGIN CREATEDB')" >/dev/null 2>&1 || true
 fi
 
+NO_ODOO="no Python here imports Odoo 17: install Odoo 17 and its requirements into python3 or set ODOO_PYTHON to its interpreter, or run 'docker compose run --rm odoo-tests'"
 if [ "$HAVE_ODOO" = 0 ]; then
-    summary+=("tier 2 Odoo: NOT RUN - no Python here imports Odoo 17. Install Odoo 17 and its requirements into python3 (or set ODOO_PYTHON), or use 'docker compose run --rm odoo-tests'.")
+    if [ "$REQUIRE_ODOO" = 1 ]; then
+        summary+=("tier 2 Odoo + tier 3 end-to-end: FAILED - Odoo 17 is required (--require-odoo / BJ_REQUIRE_ODOO=1) but $NO_ODOO.")
+        fail_total=$((fail_total + 1))
+    else
+        summary+=("tier 2 Odoo: NOT RUN - $NO_ODOO.")
+        summary+=("tier 3 end-to-end: NOT RUN - same reason.")
+    fi
 elif ! pg_ok "$DB_USER"; then
     summary+=("tier 2 Odoo: NOT RUN - PostgreSQL is not reachable at $DB_HOST:$DB_PORT as role $DB_USER (set DB_HOST/DB_PORT/DB_USER).")
     fail_total=$((fail_total + 1))
@@ -195,6 +253,11 @@ c.cursor().execute('DROP DATABASE IF EXISTS \"$DB\"')" >/dev/null 2>&1 || true
         fi
     fi
     cleanup_db
+
+    say "Tier 3: end-to-end on a prefork Odoo server (2 workers, a cron thread), driven from outside"
+    DB_HOST="$DB_HOST" DB_PORT="$DB_PORT" DB_USER="$DB_USER" \
+        "$VPY" -m pytest -p no:cacheprovider -p no:odoo -q tests/e2e --junitxml="$WORK/e2e.xml"
+    tier "tier 3 end-to-end (prefork server)" "$WORK/e2e.xml" $?
 fi
 
 say "Summary"
