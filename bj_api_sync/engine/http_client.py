@@ -27,18 +27,16 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
 from requests.utils import check_header_validity, get_auth_from_url
+from urllib3 import exceptions as _u3
+from urllib3.util import Retry as _Retry
+from urllib3.util import Timeout as _Timeout
 
 from . import masking, policy
-
-try:
-    from urllib3 import exceptions as _u3
-    from urllib3.util import Timeout as _Timeout
-except ImportError:  # pragma: no cover - urllib3 always ships with requests
-    _u3 = _Timeout = None
 
 _logger = logging.getLogger(__name__)
 
@@ -60,9 +58,8 @@ _CAUGHT: tuple = (
     OSError,
     http.client.HTTPException,
     ValueError,
+    _u3.HTTPError,
 )
-if _u3 is not None:
-    _CAUGHT += (_u3.HTTPError,)
 
 
 # Compact JSON, dates and decimals as text. One encoder for every call:
@@ -213,9 +210,18 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_reset_after_fork)
 
 
+class _Session(requests.Session):
+    """A requests Session whose close() also closes the direct path's pools."""
+
+    def close(self):
+        """Close the direct path's connection pools, then the adapters'."""
+        close_session_pools(self)
+        super().close()
+
+
 def _new_session() -> requests.Session:
     """Build a keep-alive Session with modest pools, no transport retries and no cookies."""
-    session = requests.Session()
+    session = _Session()
     # max_retries=0: urllib3 must not retry behind our back; the retry policy
     # (backoff, Retry-After, logging of each attempt) is ours.
     adapter = HTTPAdapter(
@@ -340,7 +346,7 @@ def _root_reason(exc: BaseException) -> str:
     """
     reason: BaseException = exc
     arg = exc.args[0] if exc.args else None
-    if _u3 is not None and isinstance(arg, _u3.MaxRetryError):
+    if isinstance(arg, _u3.MaxRetryError):
         reason = arg.reason if arg.reason is not None else arg
     elif isinstance(arg, BaseException):
         reason = arg
@@ -436,8 +442,7 @@ def _direct_ok(session) -> bool:
     from the environment or the session, no auth, no hooks, no session-wide
     query parameters, no cookies in the jar."""
     return (
-        _u3 is not None
-        and not session.trust_env
+        not session.trust_env
         and not session.proxies
         and session.auth is None
         and not session.params
@@ -447,27 +452,25 @@ def _direct_ok(session) -> bool:
 
 
 # --------------------------------------------------------------------------
-# The direct path: the session adapter's own urllib3 pool
+# The direct path: urllib3 connection pools of the session's own
 # --------------------------------------------------------------------------
 #
 # With no proxy, auth, hooks or cookies, Session.request() and adapter.send()
 # spend as long as a small local HTTP exchange on merging settings, building
 # PreparedRequest / Response objects and parsing the same URL again and again.
-# The direct path sends through the connection pool the session's HTTPAdapter
-# would use (so keep-alive connections are shared with the requests path), and
-# rebuilds exactly what requests would have sent and raised: the URL as
+# The direct path sends through urllib3 connection pools that the session keeps
+# (urllib3's public HTTPConnectionPool / HTTPSConnectionPool, the same on
+# urllib3 1.26 and 2.x; requests' adapter internals differ between versions),
+# and rebuilds exactly what requests would have sent and raised: the URL as
 # PreparedRequest.prepare_url() makes it (cached), the headers as
-# Session.prepare_request() merges them, and requests' exceptions for urllib3's.
+# Session.prepare_request() merges them, TLS settings as cert_verify() derives
+# them, and requests' exceptions for urllib3's.
 
-# requests >= 2.32.2 picks the pool with the request's TLS settings; before
-# that, get_connection() and cert_verify() (which sets verification on https
-# pools) do it. send() calls cert_verify() in both.
-_TLS_CONTEXT_API = hasattr(HTTPAdapter, "get_connection_with_tls_context")
 # requests >= 2.32 turns a urllib3 SSLError raised while the body is read into
 # its own SSLError (older versions let it through), and maps urllib3's
 # InvalidHeader in send().
 _BODY_SSL_ERRORS: tuple = (
-    (_u3.SSLError,) if _u3 is not None and hasattr(requests.models, "RequestsSSLError") else ()
+    (_u3.SSLError,) if hasattr(requests.models, "RequestsSSLError") else ()
 )
 _U3_INVALID_HEADER = getattr(requests.adapters, "_InvalidHeader", None)
 _URL_CACHE_SIZE = 256
@@ -650,46 +653,72 @@ def _adapter_error(exc: BaseException) -> BaseException | None:
     return None
 
 
-def _pool(session, adapter, target: _Target):
-    """The urllib3 pool ``adapter.send()`` would use for ``target``, TLS settings applied.
+_POOLS_PER_SESSION = 16
+_NO_RETRIES = _Retry(0, read=False)
 
-    Looking it up costs tens of microseconds (URL parsing, pool keys, TLS
-    settings), so the session remembers it per origin and TLS settings; a pool
-    the pool manager has closed since (evicted by other hosts) is looked up again.
+
+def _tls_settings(verify, cert) -> dict:
+    """The connection-pool TLS arguments for a session's ``verify`` and ``cert``,
+    as ``HTTPAdapter.cert_verify`` derives them (a missing file is an OSError)."""
+    if verify is False:
+        settings = {"cert_reqs": "CERT_NONE"}
+    else:
+        location = verify if isinstance(verify, str) else requests.certs.where()
+        if not location or not os.path.exists(location):
+            raise OSError(
+                f"Could not find a suitable TLS CA certificate bundle, invalid path: {location}"
+            )
+        settings = {"cert_reqs": "CERT_REQUIRED"}
+        settings["ca_cert_dir" if os.path.isdir(location) else "ca_certs"] = location
+    if cert:
+        cert_file, key_file = (cert, None) if isinstance(cert, str) else (cert[0], cert[1])
+        for path in (cert_file, key_file):
+            if path and not os.path.exists(path):
+                raise OSError(f"Could not find the TLS certificate or key file: {path}")
+        settings["cert_file"] = cert_file
+        if key_file:
+            settings["key_file"] = key_file
+    return settings
+
+
+def _new_pool(origin, verify, cert):
+    """A urllib3 connection pool for ``origin`` sized like the session's adapter."""
+    scheme, host, port = origin
+    if scheme == "https":
+        return urllib3.HTTPSConnectionPool(
+            host, port, maxsize=POOL_MAXSIZE, block=False, **_tls_settings(verify, cert)
+        )
+    return urllib3.HTTPConnectionPool(host, port, maxsize=POOL_MAXSIZE, block=False)
+
+
+def _pool(session, target: _Target):
+    """The session's own urllib3 pool for ``target``'s origin and the session's TLS settings.
+
+    Pools are built with urllib3's public constructors and kept on the session
+    (at most ``_POOLS_PER_SESSION``, the oldest closed first), so keep-alive
+    connections are reused across calls; :func:`close_session_pools` closes them.
     """
     cert = session.cert
-    key = (target.origin, adapter, session.verify, tuple(cert) if type(cert) is list else cert)
+    key = (target.origin, session.verify, tuple(cert) if type(cert) is list else cert)
     pools = session.__dict__.setdefault("_bj_api_sync_pools", {})
     pool = pools.get(key)
-    if pool is not None and pool.pool is not None:
-        # As send() does on every request: the pool may be shared by several
-        # TLS settings (requests < 2.32 keys pools by host only).
-        adapter.cert_verify(pool, target.url, session.verify, session.cert)
-        return pool
-    if len(pools) > 16:
-        pools.clear()
-    pool = pools[key] = _lookup_pool(session, adapter, target)
+    if pool is None:
+        pool = _new_pool(target.origin, session.verify, cert)
+        if len(pools) >= _POOLS_PER_SESSION:
+            pools.pop(next(iter(pools))).close()
+        pools[key] = pool
     return pool
 
 
-def _lookup_pool(session, adapter, target: _Target):
-    """The pool as ``adapter.send()`` finds it."""
-    try:
-        if _TLS_CONTEXT_API:
-            pool = adapter.get_connection_with_tls_context(
-                target.request, session.verify, proxies={}, cert=session.cert
-            )
-        else:
-            pool = adapter.get_connection(target.url, {})
-    except _u3.LocationValueError as exc:
-        raise requests.exceptions.InvalidURL(exc) from exc
-    adapter.cert_verify(pool, target.url, session.verify, session.cert)
-    return pool
+def close_session_pools(session) -> None:
+    """Close the connection pools the direct path keeps on ``session``."""
+    for pool in session.__dict__.pop("_bj_api_sync_pools", {}).values():
+        pool.close()
 
 
-def _urlopen(session, adapter, target: _Target, method, headers, data, timeout):
-    """Send through the pool ``adapter.send()`` would use, as it would."""
-    pool = _pool(session, adapter, target)
+def _urlopen(session, target: _Target, method, headers, data, timeout):
+    """Send through the session's pool for ``target``, as ``HTTPAdapter.send()`` would."""
+    pool = _pool(session, target)
     try:
         return pool.urlopen(
             method,
@@ -700,9 +729,9 @@ def _urlopen(session, adapter, target: _Target, method, headers, data, timeout):
             assert_same_host=False,
             preload_content=False,
             decode_content=False,
-            # The adapter's Retry(0, read=False), as send() passes it: failed
-            # connects come wrapped in MaxRetryError, read errors bare.
-            retries=adapter.max_retries,
+            # As the adapter's Retry(0, read=False): failed connects come
+            # wrapped in MaxRetryError, read errors bare, nothing is retried.
+            retries=_NO_RETRIES,
             timeout=_timeout(*timeout),
         )
     except Exception as exc:
@@ -729,7 +758,7 @@ def _read_capped_raw(response, cap: int) -> tuple[bytes, bool, bool]:
 
 
 def _send_direct(session, request, headers, data, timeout, result, cap):
-    """Send ``request`` through the session adapter's pool; fill ``result``.
+    """Send ``request`` through the session's own urllib3 pool; fill ``result``.
 
     Returns ``(status, reason, response headers, body bytes)``, or None when
     the URL's adapter is not a plain HTTPAdapter (the caller then uses requests).
@@ -737,10 +766,10 @@ def _send_direct(session, request, headers, data, timeout, result, cap):
     target = _target(request.url, request.params)
     data = data or None  # an empty body is no body (PreparedRequest.prepare_body)
     wire = _wire_headers(session, headers, request.method, data, target.auth)
-    adapter = session.get_adapter(target.url)
-    if type(adapter) is not HTTPAdapter:  # a custom transport: leave it to requests
-        return None
-    response = _urlopen(session, adapter, target, request.method, wire, data, timeout)
+    # get_adapter() raises requests' InvalidSchema for a URL no adapter serves.
+    if type(session.get_adapter(target.url)) is not HTTPAdapter:
+        return None  # a custom transport: leave it to requests
+    response = _urlopen(session, target, request.method, wire, data, timeout)
     result.url = target.url
     result.sent_headers = wire
     complete = False

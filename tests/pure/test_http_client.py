@@ -376,39 +376,73 @@ def test_keep_alive_reuses_one_connection(server, session):
     assert server.connection_count == 1
 
 
-def test_pool_is_remembered_and_looked_up_again_once_closed(server, session):
-    adapter = session.get_adapter(server.url)
+def test_pool_is_remembered_per_origin_and_closed_with_the_session(server):
+    session = hc._new_session()
     target = hc._target(server.url + "/a", None)
-    pool = hc._pool(session, adapter, target)
-    assert hc._pool(session, adapter, hc._target(server.url + "/b", [("q", "1")])) is pool
+    pool = hc._pool(session, target)
+    assert hc._pool(session, hc._target(server.url + "/b", [("q", "1")])) is pool
     assert hc.send_once(hc.OutboundRequest("GET", server.url + "/a"), session=session).ok
-    # The pool manager closes its pools (eviction, adapter.close()): a closed
-    # pool is never used again, a new one is looked up.
-    adapter.poolmanager.clear()
-    assert pool.pool is None
+    assert hc.send_once(hc.OutboundRequest("GET", server.url + "/b"), session=session).ok
+    assert server.connection_count == 1  # the remembered pool's keep-alive connection
+    session.close()
+    assert pool.pool is None  # closed with the session, never used again
     result = hc.send_once(hc.OutboundRequest("GET", server.url + "/c"), session=session)
     assert result.ok, result.error
-    fresh = hc._pool(session, adapter, target)
+    fresh = hc._pool(session, target)
     assert fresh is not pool and fresh.pool is not None
+    session.close()
 
 
-def test_remembered_pool_gets_the_sessions_tls_settings_each_time(session, tmp_path):
-    # requests < 2.32 shares one https pool between verify settings: as send()
-    # does, every request applies the session's current ones.
+def test_pools_per_session_are_bounded_oldest_closed_first(session):
+    bound = hc._POOLS_PER_SESSION
+    assert bound == 16
+    pools = [hc._pool(session, hc._target(f"http://127.0.0.1:{port}/", None))
+             for port in range(20001, 20001 + bound)]
+    assert len(session.__dict__["_bj_api_sync_pools"]) == bound
+    assert all(pool.pool is not None for pool in pools)
+    newest = hc._pool(session, hc._target("http://127.0.0.1:30000/", None))
+    assert len(session.__dict__["_bj_api_sync_pools"]) == bound
+    assert pools[0].pool is None  # the oldest was closed to make room
+    assert all(pool.pool is not None for pool in pools[1:]) and newest.pool is not None
+    assert hc._pool(session, hc._target("http://127.0.0.1:20002/", None)) is pools[1]
+
+
+def test_pool_gets_the_sessions_tls_settings(session, tmp_path):
+    # One pool per TLS settings: changing verify or cert never reuses a pool
+    # made for other settings.
     url = "https://bj-api-sync.invalid/x"
-    adapter = session.get_adapter(url)
     target = hc._target(url, None)
     session.verify = True
-    assert hc._pool(session, adapter, target).cert_reqs == "CERT_REQUIRED"
+    verified = hc._pool(session, target)
+    assert verified.cert_reqs == "CERT_REQUIRED" and verified.ca_certs == requests.certs.where()
     session.verify = False
-    assert hc._pool(session, adapter, target).cert_reqs == "CERT_NONE"
+    assert hc._pool(session, target).cert_reqs == "CERT_NONE"
     session.verify = True
-    assert hc._pool(session, adapter, target).cert_reqs == "CERT_REQUIRED"
+    assert hc._pool(session, target) is verified
+    bundle_dir = tmp_path / "cas"
+    bundle_dir.mkdir()
+    session.verify = str(bundle_dir)
+    assert hc._pool(session, target).ca_cert_dir == str(bundle_dir)
     pem, key = tmp_path / "client.pem", tmp_path / "client.key"
     pem.write_text("x")
     key.write_text("x")
+    session.verify = True
     session.cert = [str(pem), str(key)]  # requests allows a list
-    assert hc._pool(session, adapter, target).cert_file == str(pem)
+    pool = hc._pool(session, target)
+    assert (pool.cert_file, pool.key_file) == (str(pem), str(key))
+    session.cert = str(pem)
+    assert (hc._pool(session, target).cert_file, hc._pool(session, target).key_file) == (
+        str(pem), None)
+
+
+def test_missing_tls_files_are_a_failed_attempt_not_an_exception(session, tmp_path):
+    session.verify = str(tmp_path / "missing-bundle.pem")
+    result = hc.send_once(hc.OutboundRequest("GET", "https://127.0.0.1:9/x"), session=session)
+    assert result.outcome == "fail" and "CA certificate bundle" in result.error
+    session.verify = True
+    session.cert = (str(tmp_path / "missing.pem"), str(tmp_path / "missing.key"))
+    result = hc.send_once(hc.OutboundRequest("GET", "https://127.0.0.1:9/x"), session=session)
+    assert result.outcome == "fail" and "missing.pem" in result.error
 
 
 def test_credentials_and_per_call_headers_stay_out_of_the_header_cache(session):
@@ -783,7 +817,7 @@ def test_truncated_response_connection_is_not_reused(server, session):
     )
     assert first.response_truncated and len(first.response_text) == 1000
     # the connection went back to the pool closed (its slot kept), not half-read
-    pool = hc._pool(session, session.get_adapter(server.url), hc._target(server.url, None))
+    pool = hc._pool(session, hc._target(server.url, None))
     idle = [conn for conn in pool.pool.queue if conn is not None]
     assert len(idle) == 1 and idle[0].sock is None
     second = hc.send_once(hc.OutboundRequest("GET", server.url + "/a"), session=session)
