@@ -250,7 +250,7 @@ def parse_order(raw, fields, *, default="id"):
     return ", ".join(parts)
 
 
-def parse_fields(raw, fields, *, default=None):
+def parse_fields(raw, fields, *, default=None, parameter="fields"):
     """Validate a field selection; return the list of names, deduplicated in order.
 
     ``raw`` is a comma list (``"name,email"``), a JSON list text
@@ -259,6 +259,7 @@ def parse_fields(raw, fields, *, default=None):
     ``fields``, else ``VALIDATION_ERROR`` with ``details == {"parameter":
     "fields", "unknown": [...]}`` listing every unknown name. An empty
     selection gives ``default`` (or every name of ``fields`` when ``None``).
+    ``parameter`` names the input in error details (``options.return_fields``).
     """
     if isinstance(raw, str):
         text = raw.strip()
@@ -270,7 +271,7 @@ def parse_fields(raw, fields, *, default=None):
                     "VALIDATION_ERROR",
                     "The fields parameter is neither a comma-separated list nor a "
                     "valid JSON list",
-                    {"parameter": "fields"},
+                    {"parameter": parameter},
                 ) from None
         else:
             raw = text.split(",")
@@ -280,7 +281,7 @@ def parse_fields(raw, fields, *, default=None):
         raise ApiError(
             "VALIDATION_ERROR",
             "The fields parameter must be a list of field names",
-            {"parameter": "fields"},
+            {"parameter": parameter},
         )
     names = []
     unknown = []
@@ -295,7 +296,7 @@ def parse_fields(raw, fields, *, default=None):
         raise ApiError(
             "VALIDATION_ERROR",
             "Unknown field(s): " + ", ".join(unknown),
-            {"parameter": "fields", "unknown": unknown},
+            {"parameter": parameter, "unknown": unknown},
         )
     if not names:
         return list(default) if default is not None else list(fields)
@@ -372,35 +373,54 @@ def pagination_block(*, total, limit, offset, base_path, query):
     ``{"total", "page", "per_page", "pages", "next", "previous"}`` where
     ``per_page == limit``, ``page == offset // limit + 1``, ``pages ==
     ceil(total / per_page)`` (0 when ``total`` is 0). ``next``/``previous``
-    are ``base_path?<query>`` links with ``page``/``per_page`` set (in place
-    when ``query`` had them, else appended), ``limit``/``offset`` removed and
-    the other keys kept in their given order; ``None`` past either end
-    (``previous`` is clamped to the last page when ``page`` is beyond it).
+    are ``base_path?<query>`` links, ``None`` past either end, with the other
+    keys of ``query`` kept in their given order:
+
+    - when ``offset`` is a multiple of ``limit``, with ``page``/``per_page``
+      set (in place when ``query`` had them, else appended) and
+      ``limit``/``offset`` removed; ``previous`` is clamped to the last page
+      when ``page`` is beyond it;
+    - otherwise (a window no page number can express) with ``limit``/
+      ``offset``: ``next`` starts where this window ends, ``previous`` ends
+      where it starts (or at ``total``), so that no record is listed twice.
     """
     per_page = max(1, int(limit))
-    page = int(offset) // per_page + 1
+    offset = int(offset)
+    page = offset // per_page + 1
     pages = math.ceil(total / per_page) if total > 0 else 0
 
-    def link(target):
+    def link(values, drop):
         pairs = []
         placed = set()
         for key, value in query.items():
-            if key in ("limit", "offset"):
+            if key in drop:
                 continue
-            if key in ("page", "per_page"):
+            if key in values:
                 if key not in placed:
-                    pairs.append((key, target if key == "page" else per_page))
+                    pairs.append((key, values[key]))
                     placed.add(key)
                 continue
             pairs.append((key, value))
-        if "page" not in placed:
-            pairs.append(("page", target))
-        if "per_page" not in placed:
-            pairs.append(("per_page", per_page))
+        pairs += [(key, value) for key, value in values.items() if key not in placed]
         return f"{base_path}?{urlencode(pairs)}"
 
-    next_link = link(page + 1) if page < pages else None
-    previous = link(min(page - 1, pages)) if page > 1 and pages > 0 else None
+    if offset % per_page == 0:
+        def page_link(target):
+            return link({"page": target, "per_page": per_page}, ("limit", "offset"))
+
+        next_link = page_link(page + 1) if page < pages else None
+        previous = page_link(min(page - 1, pages)) if page > 1 and pages > 0 else None
+    else:
+        next_link = (
+            link({"limit": per_page, "offset": offset + per_page}, ("page", "per_page"))
+            if offset + per_page < total else None
+        )
+        end = min(offset, total)
+        start = max(0, end - per_page)
+        previous = (
+            link({"limit": end - start, "offset": start}, ("page", "per_page"))
+            if end > 0 else None
+        )
     return {
         "total": total,
         "page": page,

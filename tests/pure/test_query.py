@@ -616,3 +616,36 @@ def test_pagination_consistent_with_parse_paging():
     block = pagination_block(total=100, limit=paging["limit"], offset=paging["offset"],
                              base_path="/p", query={"page": "4", "per_page": "7"})
     assert (block["page"], block["per_page"]) == (paging["page"], paging["per_page"])
+
+
+def test_pagination_unaligned_offset_links_do_not_overlap():
+    # limit=2&offset=1 lists records 1-2: a page link (page 2 = records 2-3)
+    # would list record 2 again.
+    block = pagination_block(total=10, limit=2, offset=1, base_path="/p",
+                             query={"fields": "name", "limit": "2", "offset": "1"})
+    assert block["next"] == "/p?fields=name&limit=2&offset=3"
+    assert block["previous"] == "/p?fields=name&limit=1&offset=0"
+    block = pagination_block(total=10, limit=4, offset=7, base_path="/p",
+                             query={"offset": "7", "limit": "4"})
+    assert block["next"] is None
+    assert block["previous"] == "/p?offset=3&limit=4"
+
+
+def test_pagination_unaligned_offset_beyond_total_points_back_to_the_end():
+    block = pagination_block(total=5, limit=3, offset=7, base_path="/p",
+                             query={"limit": "3", "offset": "7"})
+    assert block["next"] is None
+    assert block["previous"] == "/p?limit=3&offset=2"
+
+
+def test_pagination_unaligned_links_walk_every_record_once():
+    total, limit = 11, 3
+    url = "/p?limit=3&offset=1"
+    seen = []
+    while url:
+        params = dict(_query(url))
+        offset = int(params["offset"])
+        seen += list(range(offset, min(offset + int(params["limit"]), total)))
+        url = pagination_block(total=total, limit=int(params["limit"]), offset=offset,
+                               base_path="/p", query=params)["next"]
+    assert seen == list(range(1, total))
