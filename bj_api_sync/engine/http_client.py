@@ -216,7 +216,7 @@ class _Session(requests.Session):
     def close(self):
         """Close the direct path's connection pools, then the adapters'."""
         close_session_pools(self)
-        super().close()
+        return super().close()
 
 
 def _new_session() -> requests.Session:
