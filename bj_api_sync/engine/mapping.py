@@ -60,7 +60,8 @@ class LineSpec:
     (a leading repeat of the field name is ignored); ``sub_lines`` is the nested
     mapping used for many2one / x2many sub-objects. ``python_mode`` is
     ``evaluate`` (the script's value goes to the key) or ``execute`` (run for
-    its effects, the key is not set). ``label`` names the line in errors.
+    its effects, the key is not set). ``label`` names the line in errors,
+    ``line_id`` (the database id of the config line, if any) too.
     """
 
     external_key: str
@@ -71,23 +72,33 @@ class LineSpec:
     python_code: str | None = None
     python_mode: str = "evaluate"
     label: str = ""
+    line_id: int | None = None
 
 
 class MappingError(Exception):
     """A line could not be mapped for a record (or the lines are inconsistent).
 
     The message names the config, the line and the record; the attributes
-    ``config_name``, ``line_label``, ``record_ref`` and ``cause`` (the original
-    exception, or a message string) carry the same facts for callers that log
-    or store them separately.
+    ``config_name``, ``line_label``, ``line_id`` (the config line's database
+    id, of the innermost line when mappings are nested), ``record_ref`` and
+    ``cause`` (the original exception, or a message string) carry the same
+    facts for callers that log or store them separately (see :attr:`details`).
     """
 
-    def __init__(self, cause, *, config_name="", line_label="", record_ref=""):
+    def __init__(self, cause, *, config_name="", line_label="", record_ref="", line_id=None):
         self.cause = cause
         self.config_name = config_name or ""
         self.line_label = line_label or ""
         self.record_ref = record_ref or ""
+        self.line_id = line_id
         super().__init__(self._compose())
+
+    @property
+    def details(self) -> dict:
+        """The facts of the error as a JSON-ready dict (``details`` of an API error)."""
+        details = {"config": self.config_name, "line": self.line_label,
+                   "line_id": self.line_id, "record": self.record_ref}
+        return {key: value for key, value in details.items() if value not in ("", None)}
 
     @property
     def cause_text(self) -> str:
@@ -397,16 +408,17 @@ def get_dotted(source: dict, dotted_key: str, default=None):
 class _PlanError(Exception):
     """Lines are inconsistent; carries the label of the offending line."""
 
-    def __init__(self, line_label, message):
+    def __init__(self, line_label, message, line_id=None):
         super().__init__(message)
         self.line_label = line_label
         self.message = message
+        self.line_id = line_id
 
 
 class _Line:
     """A LineSpec with everything that does not depend on the record precomputed."""
 
-    __slots__ = ("code", "field", "key", "kind", "label", "leaf", "mode", "parents",
+    __slots__ = ("code", "field", "key", "kind", "label", "leaf", "line_id", "mode", "parents",
                  "path", "path_text", "sets_key", "sub")
 
 
@@ -437,6 +449,7 @@ def _compile_line(spec, position, depth):
     key = spec.external_key or ""
     line = _Line()
     line.label = spec.label or f"line {position} ({key})"
+    line.line_id = spec.line_id
     label = line.label
     parts = tuple(key.split("."))
     if not key or "" in parts:
@@ -470,7 +483,8 @@ def _compile_line(spec, position, depth):
             try:
                 line.sub = _compile_plan(tuple(spec.sub_lines), depth + 1)
             except _PlanError as exc:
-                raise _PlanError(f"{label} > {exc.line_label}", exc.message) from exc
+                raise _PlanError(f"{label} > {exc.line_label}", exc.message,
+                                 exc.line_id) from exc
     if kind in ("python", "relational_python"):
         if not spec.python_code or not spec.python_code.strip():
             raise _PlanError(label, "the line has no python code")
@@ -484,7 +498,14 @@ def _compile_line(spec, position, depth):
 
 
 def _compile_plan(lines, depth):
-    compiled = [_compile_line(spec, n, depth) for n, spec in enumerate(lines, start=1)]
+    compiled = []
+    for position, spec in enumerate(lines, start=1):
+        try:
+            compiled.append(_compile_line(spec, position, depth))
+        except _PlanError as exc:
+            if exc.line_id is None:
+                exc.line_id = getattr(spec, "line_id", None)
+            raise
     # A key cannot be a value and the parent of other keys at once. Duplicate
     # leaf keys are allowed: the later line wins, like successive assignments.
     owners = {}
@@ -502,6 +523,7 @@ def _compile_plan(lines, depth):
                     f'external key "{".".join(line.key)}" needs "{".".join(prefix)}" '
                     f"to be an object, but {owners[prefix]} sets "
                     f'"{".".join(prefix)}" as a value',
+                    line.line_id,
                 )
     plan = _Plan()
     plan.lines = tuple(compiled)
@@ -555,7 +577,8 @@ def compile_lines(lines: Iterable[LineSpec], config_name: str = "") -> tuple:
         return _compile(tuple(lines)).lines
     except _PlanError as exc:
         raise MappingError(
-            exc.message, config_name=config_name, line_label=exc.line_label
+            exc.message, config_name=config_name, line_label=exc.line_label,
+            line_id=exc.line_id,
         ) from None
 
 
@@ -569,7 +592,8 @@ def _prepare(lines, access, run_script, script_context, config_name):
         plan = _compile(tuple(lines))
     except _PlanError as exc:
         raise MappingError(
-            exc.message, config_name=config_name, line_label=exc.line_label
+            exc.message, config_name=config_name, line_label=exc.line_label,
+            line_id=exc.line_id,
         ) from None
     if plan.script_label and run_script is None:
         raise MappingError(
@@ -602,13 +626,15 @@ def _build(record, plan, run):
                     config_name=run.config_name,
                     line_label=line.label,
                     record_ref=_safe_ref(run.access, record),
+                    line_id=line.line_id,
                 ) from exc
-            # Error from a nested mapping: keep its record, prefix our line.
+            # Error from a nested mapping: keep its record and line, prefix our line.
             raise MappingError(
                 exc.cause,
                 config_name=run.config_name,
                 line_label=f"{line.label} > {exc.line_label}",
                 record_ref=exc.record_ref,
+                line_id=exc.line_id if exc.line_id is not None else line.line_id,
             ) from (exc.__cause__ or exc)
         except Exception as exc:
             cause = str(exc) if isinstance(exc, _LineProblem) else exc
@@ -617,6 +643,7 @@ def _build(record, plan, run):
                 config_name=run.config_name,
                 line_label=line.label,
                 record_ref=_safe_ref(run.access, record),
+                line_id=line.line_id,
             ) from exc
         if value is _SKIP:
             continue

@@ -191,3 +191,34 @@ def backoff_schedule(max_retries: int, base: float, **kw) -> list[float]:
         backoff_delay(attempt, base, **kw)
         for attempt in range(1, max(int(max_retries or 0), 0) + 1)
     ]
+
+
+#: A worker that finds an item due but cannot take it (another worker is
+#: sending it) looks again after this many seconds.
+BUSY_PAUSE = 0.2
+
+
+def idle_sleep(
+    seconds_to_due: float | None, *, stay: float, poll: float, remaining: float
+) -> float | None:
+    """Seconds a delivery worker with nothing to take now sleeps before it looks again.
+
+    ``seconds_to_due``: until the next waiting item is due (None: no item; <= 0:
+    one is due but another worker holds it). The worker stays for an item due
+    within ``stay`` seconds, looking again at least every ``poll`` seconds (new
+    items may come) and never past the ``remaining`` seconds of its run.
+    Returns None when the worker should end its run instead.
+    """
+    if seconds_to_due is None or seconds_to_due > stay or remaining <= 0:
+        return None
+    pause = seconds_to_due if seconds_to_due > 0 else BUSY_PAUSE
+    return max(min(pause, poll, remaining), 0.0)
+
+
+def start_delay(seconds_to_due: float, lead: float) -> float:
+    """Seconds from now at which to start the worker for an item due in ``seconds_to_due``.
+
+    A worker stays for items due within ``lead`` seconds, so it is started
+    ``lead`` seconds early (now, 0.0, when the item is due sooner than that).
+    """
+    return max(float(seconds_to_due) - float(lead), 0.0)

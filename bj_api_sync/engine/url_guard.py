@@ -8,6 +8,14 @@ import ipaddress
 import socket
 from urllib.parse import urlsplit
 
+#: System parameter that lets webhooks target this machine or a private network.
+ALLOW_INTERNAL_PARAM = "bj_api_sync.webhook_allow_internal_urls"
+
+
+def allows_internal(value):
+    """Tell whether the system parameter's ``value`` allows internal targets."""
+    return str(value or "").strip().lower() in ("1", "true", "yes")
+
 
 def _is_internal_ip(text):
     try:

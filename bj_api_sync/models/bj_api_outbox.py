@@ -7,14 +7,22 @@ from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, models
 
-from ..engine import http_client, masking
+from ..engine import http_client, masking, policy
 from ..services import outbound
 
 _logger = logging.getLogger(__name__)
 
-# One cron run delivers for at most this long, then triggers itself again, so a
-# long queue never holds a cron worker past Odoo's time limits.
-RUN_BUDGET_SECONDS = 60
+# One cron run lasts at most this long, sleeping included, then triggers itself
+# again: a long queue or a near retry never holds a cron worker past Odoo's
+# limit_time_real (120 s by default), and other scheduled actions get their turn.
+RUN_BUDGET_SECONDS = 50
+# Odoo's cron worker acts on its own only once a minute (60-70 s; a trigger
+# with a future time waits for that poll). So a delivery due within this lead
+# is waited for by a running worker, asleep with nothing held; a later one has
+# the worker started this long before it is due.
+STAY_SECONDS = 75
+# While it waits, the worker looks for new due items this often.
+POLL_SECONDS = 0.5
 # Items left "pending" by a dead worker are claimed again: their row lock died
 # with the worker's transaction, so SKIP LOCKED sees them as free.
 CLAIM_SQL = """
@@ -23,6 +31,14 @@ CLAIM_SQL = """
      ORDER BY next_attempt_at, id
      LIMIT 1
      FOR NO KEY UPDATE SKIP LOCKED
+"""
+LOCK_SQL = """
+    SELECT id FROM bj_api_outbox
+     WHERE id = %s AND state IN ('pending', 'retrying')
+     FOR NO KEY UPDATE SKIP LOCKED
+"""
+NEXT_DUE_SQL = """
+    SELECT min(next_attempt_at) FROM bj_api_outbox WHERE state IN ('pending', 'retrying')
 """
 
 
@@ -95,7 +111,7 @@ class BjApiOutbox(models.Model):
     def _create_from_attempt(self, config, records, body, key, result, will_retry):
         """Record a failed first attempt made outside the queue, for its retries."""
         secrets = outbound.config_secrets(config)
-        now = fields.Datetime.now()
+        now = outbound.utc_now()
         vals = {
             "config_id": config.id,
             "event": "direct",
@@ -119,38 +135,77 @@ class BjApiOutbox(models.Model):
 
     @api.model
     def _trigger_delivery(self, at=None):
+        """Have the delivery worker run after this transaction, in time for ``at``.
+
+        A delivery due within :data:`STAY_SECONDS` starts the worker now (it
+        waits for the item); a later one starts it that long before.
+        """
         cron = self.env.ref("bj_api_sync.ir_cron_outbox_deliver", raise_if_not_found=False)
-        if cron:
-            cron.sudo()._trigger(at=at)
+        if not cron:
+            return
+        start = None
+        if at is not None:
+            lead = policy.start_delay((at - outbound.utc_now()).total_seconds(), STAY_SECONDS)
+            start = outbound.utc_now() + timedelta(seconds=lead) if lead else None
+        cron.sudo()._trigger(at=start)
 
     # --------------------------------------------------------------- delivery
-    def _claim_next(self):
-        """Lock and return the next due item, or an empty recordset."""
+    def _lock_row(self, query, params):
         self.flush_model()
         try:
             with self.env.cr.savepoint(flush=False):
-                # Due times are written with the application's clock, so they
-                # are compared with it too (not with the transaction's now()).
-                self.env.cr.execute(CLAIM_SQL, (fields.Datetime.now(),))
+                self.env.cr.execute(query, params)
                 row = self.env.cr.fetchone()
         except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
+            # Another worker changed or holds it since this transaction began.
             return self.browse()
         return self.browse(row[0]) if row else self.browse()
 
+    def _claim_next(self):
+        """Lock and return the next due item, or an empty recordset."""
+        # Due times are written with the application's clock, so they are
+        # compared with it too (not with the transaction's now(), which stops
+        # at the transaction's start).
+        return self._lock_row(CLAIM_SQL, (outbound.utc_now(),))
+
+    def _seconds_to_next_due(self):
+        """Return the seconds until the next waiting item is due (<= 0: due), or None."""
+        self.flush_model()
+        self.env.cr.execute(NEXT_DUE_SQL)
+        nxt = self.env.cr.fetchone()[0]
+        return None if nxt is None else (nxt - outbound.utc_now()).total_seconds()
+
     @api.model
-    def _cron_deliver(self, budget_seconds=RUN_BUDGET_SECONDS, limit=None):
+    def _cron_deliver(self, budget_seconds=RUN_BUDGET_SECONDS, limit=None, stay_seconds=None):
         """Deliver due items one by one, each in its own transaction; return the count.
 
         Two workers never take the same item (row lock with SKIP LOCKED); an item
-        whose worker died is taken again. Re-triggers itself when work remains.
+        whose worker died is taken again. When nothing is due but an item will
+        be within ``stay_seconds`` (default :data:`STAY_SECONDS`; 0 in tests,
+        which make items due themselves), the worker commits and sleeps until
+        then, so retries keep their schedule. The run lasts at most
+        ``budget_seconds``; it then triggers itself again if work remains.
         """
         testing = getattr(threading.current_thread(), "testing", False)
+        if stay_seconds is None:
+            stay_seconds = 0 if testing else STAY_SECONDS
         deadline = time.monotonic() + budget_seconds
         done = 0
-        while time.monotonic() < deadline and (limit is None or done < limit):
+        while limit is None or done < limit:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
             item = self._claim_next()
             if not item:
-                break
+                pause = policy.idle_sleep(self._seconds_to_next_due(), stay=stay_seconds,
+                                          poll=POLL_SECONDS, remaining=remaining)
+                if pause is None:
+                    break
+                if not testing:
+                    # Nothing held while asleep, and a fresh snapshot afterwards.
+                    self.env.cr.commit()  # pylint: disable=invalid-commit
+                time.sleep(pause)
+                continue
             try:
                 with self.env.cr.savepoint():
                     outbound.deliver(item)
@@ -162,20 +217,14 @@ class BjApiOutbox(models.Model):
             done += 1
             if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
-        self._schedule_next_run(more_now=time.monotonic() >= deadline)
+        self._schedule_next_run()
         return done
 
-    def _schedule_next_run(self, more_now=False):
-        if more_now:
-            self._trigger_delivery()
-            return
-        self.flush_model()
-        self.env.cr.execute(
-            "SELECT min(next_attempt_at) FROM bj_api_outbox WHERE state IN ('pending', 'retrying')"
-        )
-        nxt = self.env.cr.fetchone()[0]
-        if nxt:
-            self._trigger_delivery(at=max(nxt, fields.Datetime.now()))
+    def _schedule_next_run(self):
+        """Trigger the worker again in time for the next waiting item, if any."""
+        wait = self._seconds_to_next_due()
+        if wait is not None:
+            self._trigger_delivery(at=outbound.utc_now() + timedelta(seconds=wait))
 
     # ------------------------------------------------------------------ actions
     def action_retry(self):
@@ -185,7 +234,7 @@ class BjApiOutbox(models.Model):
             item.write(
                 {
                     "state": "pending",
-                    "next_attempt_at": fields.Datetime.now(),
+                    "next_attempt_at": outbound.utc_now(),
                     "max_attempts": item.attempt_count + item.config_id.max_retries + 1,
                 }
             )
@@ -203,7 +252,11 @@ class BjApiOutbox(models.Model):
         }
 
     def action_deliver_now(self):
-        """Deliver the selected waiting items now, in this request."""
+        """Deliver the selected waiting items now, in this request.
+
+        An item a worker is sending at this moment is left to that worker.
+        """
         for item in self.filtered(lambda i: i.state in ("pending", "retrying")):
-            outbound.deliver(item)
+            if self._lock_row(LOCK_SQL, (item.id,)):
+                outbound.deliver(item)
         return True

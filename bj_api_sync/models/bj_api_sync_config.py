@@ -8,7 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import dateutil, safe_eval, time
 
-from ..engine import batching, http_client
+from ..engine import batching
 from ..engine.openapi import RESERVED_ENDPOINTS
 from ..services import odoo_mapping, outbound
 
@@ -320,10 +320,13 @@ class BjApiSyncConfig(models.Model):
         return domain
 
     # ------------------------------------------------------------ outbound API
-    def _make_outbound_http_request(self, record, config_id, timeout=None):
+    def _make_outbound_http_request(self, record=None, config_id=None, timeout=None, *,
+                                    record_ids=None, config_id_ref=None):
         """Send ``record`` (one or many records) to the API of config ``config_id``.
 
         Callable from server actions, scheduled actions and automated actions.
+        ``record_ids`` and ``config_id_ref`` are the original module's names of
+        ``record`` and ``config_id``, accepted for its scripts.
         ``timeout`` overrides the config's timeouts (seconds, or a (connect, read)
         tuple). Records outside the config's filter domain are skipped. Inside an
         automated action (or with ``bj_api_sync_queue`` in the context) the
@@ -333,6 +336,8 @@ class BjApiSyncConfig(models.Model):
         status_code, body, data, error, log_id, log_ids, outbox_ids, ...); an
         external failure is logged and reported there, never raised.
         """
+        record = self._one_of("record", record, "record_ids", record_ids)
+        config_id = self._one_of("config_id", config_id, "config_id_ref", config_id_ref)
         config = self._get_outbound_config(config_id)
         records = config._select_records(record)
         if self.env.context.get("__action_done") is not None or self.env.context.get(
@@ -344,6 +349,17 @@ class BjApiSyncConfig(models.Model):
                 log_id=False, log_ids=[], outbox_ids=items.ids, requests=0, results=[],
             )
         return outbound.send_now(config, records, timeout)
+
+    @api.model
+    def _one_of(self, name, value, alias, alias_value):
+        """Return the argument given as ``name`` or as its alias; refuse both or neither."""
+        if alias_value is None:
+            if value is None:
+                raise UserError(_("_make_outbound_http_request needs %s.", name))
+            return value
+        if value is not None:
+            raise UserError(_("Give %(name)s or %(alias)s, not both.", name=name, alias=alias))
+        return alias_value
 
     def _get_outbound_config(self, config_id):
         """Return the active outbound config ``config_id`` in sudo, or raise UserError."""
@@ -427,7 +443,7 @@ class BjApiSyncConfig(models.Model):
         factory = outbound.RequestFactory(config)
         req = factory.request(None, outbound.new_key())
         req.method = "HEAD"
-        result = http_client.send_once(req, session=factory.session)
+        result = factory.dispatch(req)
         status = result.status_code
         if status is None:
             kind = "danger"

@@ -1,10 +1,12 @@
 import logging
 import secrets
 
-from odoo import api, fields, models
-from odoo.exceptions import AccessError, MissingError
+from odoo import _, api, fields, models
+from odoo.exceptions import AccessError, MissingError, ValidationError
+from odoo.osv import expression
+from odoo.tools.safe_eval import safe_eval
 
-from ..engine import payload
+from ..engine import payload, url_guard
 
 _logger = logging.getLogger(__name__)
 
@@ -69,6 +71,86 @@ class BjApiWebhook(models.Model):
     def _field_list(self):
         return [f for f in (self.field_names or "").split(",") if f]
 
+    @api.constrains("config_id", "user_id", "automation_ids")
+    def _check_condition_paths(self):
+        """Refuse conditions that reach a field the owner may not read.
+
+        Odoo evaluates an automation rule's conditions as superuser: a path
+        such as ``user_id.login`` would otherwise tell the owner, through the
+        events it receives, values of records or fields hidden from them.
+        Every segment of every path is checked, not only the first.
+        """
+        for webhook in self.filtered("config_id"):
+            domains = [webhook.config_id._get_filter_domain()]
+            domains += [webhook._automation_domain(rule) for rule in webhook.automation_ids]
+            for domain in domains:
+                webhook._check_domain_paths(domain)
+
+    def _automation_domain(self, rule):
+        text = (rule.sudo().filter_domain or "").strip()
+        return safe_eval(text, rule._get_eval_context()) if text else []
+
+    def _check_domain_paths(self, domain):
+        """Raise ValidationError unless the owner may read (and search) every
+        field on every path of ``domain``, and every model it goes through."""
+        self.ensure_one()
+        owner = self.user_id
+        configs = self.env["bj.api.sync.config"].with_user(owner)
+        for term in domain:
+            if not isinstance(term, (list, tuple)) or len(term) != 3 \
+                    or not isinstance(term[0], str):
+                continue
+            path = term[0]
+            segments = path.split(".")
+            model_name = self.model_name
+            for position, segment in enumerate(segments):
+                if segment == "id" and position == len(segments) - 1:
+                    break
+                readable = model_name in self.env and self.env[model_name].with_user(
+                    owner).check_access_rights("read", raise_exception=False)
+                desc = configs._bj_field_sets(model_name).readable.get(segment) \
+                    if readable else None
+                if desc is None or not desc.get("searchable", True):
+                    raise ValidationError(_(
+                        "Condition on %(path)s: %(field)s of %(model)s is not available "
+                        "to the webhook's owner %(owner)s.",
+                        path=path, field=segment, model=model_name, owner=owner.login,
+                    ))
+                if position < len(segments) - 1:
+                    model_name = desc.get("relation")
+                    if not model_name:
+                        raise ValidationError(_(
+                            "Condition on %(path)s: %(field)s is not a relational field.",
+                            path=path, field=segment,
+                        ))
+
+    @api.model
+    def _bj_target_refusal(self, config):
+        """Return why a delivery through ``config`` may not be sent now, or None.
+
+        Only configs created by a webhook are checked, and only when the system
+        parameter does not allow internal targets: the URL's host is resolved
+        again at every delivery (a name may point elsewhere than when it was
+        registered) and refused when it is on this server or a private network.
+        """
+        webhooks = self.sudo().with_context(active_test=False)
+        if not config.id or not webhooks.search_count([("config_id", "=", config.id)], limit=1):
+            return None
+        param = self.env["ir.config_parameter"].sudo().get_param(url_guard.ALLOW_INTERNAL_PARAM)
+        if url_guard.allows_internal(param):
+            return None
+        host = url_guard.internal_host(config.url or "")
+        if not host:
+            return None
+        _logger.warning("bj_api_sync: webhook delivery of config %s to %s refused: internal "
+                        "address", config.id, host)
+        return _(
+            "Delivery refused, nothing was sent: %(host)s is an address on this server or a "
+            "private network, which a webhook may not target (the system parameter "
+            "%(param)s allows it).",
+            host=host, param=url_guard.ALLOW_INTERNAL_PARAM,
+        )
+
     def unlink(self):
         """Delete webhooks together with the automation rules and config they created."""
         automations = self.sudo().automation_ids
@@ -97,6 +179,17 @@ class BjApiWebhook(models.Model):
             return Outbox.browse()
         old_values = self.env.context.get("old_values") or {}
         as_owner = records.with_user(owner).with_context(active_test=False)
+        # The rule matched the conditions as superuser; they must hold for the
+        # owner too: fields the owner may read, records their rules let through.
+        domain = webhook.config_id._get_filter_domain()
+        if domain:
+            try:
+                webhook._check_domain_paths(domain)
+                as_owner = as_owner.search(
+                    expression.AND([[("id", "in", as_owner.ids)], domain]))
+            except (ValidationError, AccessError) as exc:
+                _logger.warning("bj_api_sync: webhook %s not fired: %s", webhook.public_id, exc)
+                return Outbox.browse()
         readable = as_owner.fields_get(attributes=["type"])
         names = [f for f in webhook._field_list() if f in readable] or None
         kept = records.browse()

@@ -11,6 +11,7 @@ import logging
 
 from odoo import Command
 from odoo.exceptions import UserError
+from odoo.tools import float_compare
 from odoo.tools.safe_eval import datetime, dateutil, json, pytz, safe_eval, time
 
 from ..engine import mapping
@@ -104,6 +105,7 @@ def script_context(env, model_name, request_data=None):
         "b64decode": base64.b64decode,
         "UserError": UserError,
         "Command": Command,
+        "float_compare": float_compare,
         "json": json,
         "log": log,
     }
@@ -153,6 +155,7 @@ def line_specs(config, depth=0, with_defaults=True):
                 python_code=line.python_code or None,
                 python_mode=line.python_mode or "evaluate",
                 label=f"line {index} ({line.external_key})",
+                line_id=line.id,
             )
         )
     return tuple(specs)

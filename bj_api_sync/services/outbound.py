@@ -9,7 +9,7 @@ items in sudo, while records are read in the caller's environment.
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 
 from odoo import _, fields
 from odoo.exceptions import UserError
@@ -117,6 +117,9 @@ class RequestFactory:
                               error=exc)) from exc
         self.session = http_client.get_session(("bj_api_sync", config.env.cr.dbname, config.id))
         self.body_limit = config.env["bj.api.log"]._get_body_limit()
+        # Checked again for every delivery: the name of a webhook's target
+        # may resolve to another address than when it was registered.
+        self.refusal = config.env["bj.api.webhook"]._bj_target_refusal(config)
 
     def request(self, body, idempotency_key):
         """Return the OutboundRequest that sends ``body`` (a dict or a list of dicts).
@@ -141,7 +144,17 @@ class RequestFactory:
 
     def send(self, body, idempotency_key):
         """Send ``body`` once; return the ``AttemptResult``."""
-        return http_client.send_once(self.request(body, idempotency_key), session=self.session)
+        return self.dispatch(self.request(body, idempotency_key))
+
+    def dispatch(self, request):
+        """Send ``request`` once, unless its target is refused; return the ``AttemptResult``.
+
+        A refused target gives a failed result carrying the reason; nothing is sent.
+        """
+        if self.refusal:
+            return http_client.AttemptResult(outcome=policy.FAIL, error=self.refusal,
+                                             url=request.url)
+        return http_client.send_once(request, session=self.session)
 
     def log_values(self, result, *, state, attempt, res_model, res_ids, outbox_id=False):
         """Return the bj.api.log values of one attempt, with secrets masked."""
@@ -180,6 +193,15 @@ def retry_delay(config, attempts_made, result):
         retry_after=result.retry_after,
         cap=MAX_RETRY_DELAY,
     )
+
+
+def utc_now():
+    """Return the current UTC time as a naive datetime, to the microsecond.
+
+    Due times are kept this precisely (``fields.Datetime.now()`` drops the
+    fraction of a second), so that a retry is never sent before its time.
+    """
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def new_key():
@@ -386,7 +408,8 @@ def deliver(item):
         state = "retrying"
         vals = {
             "state": "retrying",
-            "next_attempt_at": fields.Datetime.now() + timedelta(seconds=delay),
+            # From the moment the answer came: never earlier than asked.
+            "next_attempt_at": utc_now() + timedelta(seconds=delay),
             "last_error": masking.mask_text(result.error or "", factory.secrets),
         }
     else:
