@@ -135,8 +135,8 @@ def param_term(field_name, field_type, operator, raw, key):
 
     ``in`` splits ``raw`` on commas. Integer-like fields (integer, many2one)
     need integers, float/monetary need numbers and booleans accept
-    true/false; other types take the text as is. A value that does not fit
-    is a ``VALIDATION_ERROR`` naming ``key``.
+    true/false; other types take the text as is (without NUL characters). A
+    value that does not fit is a ``VALIDATION_ERROR`` naming ``key``.
     """
     operator = operator or "="
     values = [v.strip() for v in raw.split(",")] if operator == "in" else [raw]
@@ -146,6 +146,8 @@ def param_term(field_name, field_type, operator, raw, key):
 
 def _param_value(field_type, value, key):
     try:
+        if "\x00" in value:
+            raise ValueError(value)  # PostgreSQL text cannot hold NUL
         if field_type in _NUMERIC_TYPES:
             number = int(value.strip())
             if abs(number) > _INT4_MAX:

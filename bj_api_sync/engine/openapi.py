@@ -6,10 +6,12 @@ deterministic for a given input (resources are sorted by endpoint), so that
 clients may cache and diff it.
 """
 import copy
+import json
 import re
 
 from .errors import STATUS_BY_CODE
-from .payload import MAX_BATCH_OPERATIONS
+from .payload import INT4_MAX, INT4_MIN, MAX_BATCH_OPERATIONS
+from .query import MAX_LIMIT, MAX_OFFSET
 
 OPENAPI_VERSION = "3.0.3"
 API_BASE = "/api/sync/v1"
@@ -115,12 +117,16 @@ def _selection_schema(desc):
     return schema
 
 
+def _record_id_schema():
+    return {"type": "integer", "minimum": 1, "maximum": INT4_MAX}
+
+
 def _many2one_ref_schema():
     return {
         "type": "object",
         "required": ["id"],
         "properties": {
-            "id": {"type": "integer", "minimum": 1},
+            "id": _record_id_schema(),
             "name": {"type": "string"},
         },
     }
@@ -130,11 +136,16 @@ def _base_schema(desc, mode):
     """Schema of one field without nullability; ``mode`` is "output" or "input"."""
     ftype = desc.get("type")
     if ftype in ("char", "text", "html", "reference"):
-        return {"type": "string"}
+        schema = {"type": "string"}
+        size = desc.get("size")
+        if ftype == "char" and isinstance(size, int) and size > 0:
+            schema["maxLength"] = size
+        return schema
     if ftype == "selection":
         return _selection_schema(desc)
     if ftype in ("integer", "many2one_reference"):
-        return {"type": "integer"}
+        # PostgreSQL int4: the API refuses what the column cannot hold.
+        return {"type": "integer", "minimum": INT4_MIN, "maximum": INT4_MAX}
     if ftype in ("float", "monetary"):
         return {"type": "number"}
     if ftype == "boolean":
@@ -154,21 +165,18 @@ def _base_schema(desc, mode):
                     "name": {"type": "string", "nullable": True},
                 },
             }
-        return {"oneOf": [{"type": "integer", "minimum": 1}, _many2one_ref_schema()]}
+        return {"oneOf": [_record_id_schema(), _many2one_ref_schema()]}
     if ftype in _X2MANY:
         if mode == "output":
             return {"type": "array", "items": {"type": "integer"}}
+        # OpenAPI 3.0 has no tuple schemas: the ORM commands, which the API
+        # also takes, cannot be described exactly, so only the id list is.
         return {
             "type": "array",
-            "description": "Record ids (replace the whole set) or ORM commands: "
-            "[0, 0, {values}], [1, id, {values}], [2, id], [3, id], [4, id], [5], "
-            "[6, 0, [ids]].",
-            "items": {
-                "oneOf": [
-                    {"type": "integer", "minimum": 1},
-                    {"type": "array", "minItems": 1, "maxItems": 3, "items": {}},
-                ]
-            },
+            "description": "Record ids (replace the whole set). ORM commands are "
+            "accepted too: [0, 0, {values}], [1, id, {values}], [2, id], [3, id], "
+            "[4, id], [5], [6, 0, [ids]].",
+            "items": _record_id_schema(),
         }
     # json, properties and types this module does not know: any JSON value.
     return {}
@@ -177,10 +185,13 @@ def _base_schema(desc, mode):
 def _nullable(desc, mode):
     """Whether a field may be null, matching what payload.py accepts and emits."""
     ftype = desc.get("type")
-    if desc.get("required") or ftype in ("boolean", "json") or ftype in _X2MANY:
+    if ftype in ("boolean", "json") or ftype in _X2MANY:
         return False
     if mode == "output" and ftype in _NUMERIC:
         return False  # serialize_value answers 0 for an empty number
+    if desc.get("required"):
+        # Mapped keys answer null for empty text, which a required char holds.
+        return mode == "output" and ftype in ("char", "text", "html")
     return ftype is not None
 
 
@@ -240,7 +251,8 @@ def _object_schema(tree, mode, required_mode):
             if mode == "input" and desc.get("readonly"):
                 continue
             properties[key] = _field_schema(desc, mode)
-            if required_mode and desc.get("required"):
+            # A required field with a default may be left out of a create.
+            if required_mode and desc.get("required") and not desc.get("has_default"):
                 required.append(key)
         else:
             sub = _object_schema(node, mode, required_mode)
@@ -254,6 +266,9 @@ def _object_schema(tree, mode, required_mode):
     schema = {"type": "object", "properties": properties}
     if required:
         schema["required"] = required
+    if mode == "input":
+        # Unknown and read-only keys are refused (400): the object is closed.
+        schema["additionalProperties"] = False
     return schema
 
 
@@ -265,8 +280,9 @@ def _resource_schemas(resource, schema_name):
                             **output["properties"]}
     output["description"] = f"{resource.get('name') or resource['endpoint']} " \
         f"(model {resource.get('model') or resource['endpoint']})"
-    create = _object_schema(tree, "input", True) or {"type": "object", "properties": {}}
-    update = _object_schema(tree, "input", False) or {"type": "object", "properties": {}}
+    empty = {"type": "object", "properties": {}, "additionalProperties": False}
+    create = _object_schema(tree, "input", True) or dict(empty)
+    update = _object_schema(tree, "input", False) or dict(empty)
     identifier = resource.get("identifier")
     create["description"] = "Values of a new record."
     if identifier:
@@ -433,25 +449,19 @@ def _parameters():
                       "description": "Id of the webhook",
                       "schema": {"type": "string"}},
         "RequestId": {"name": "X-Request-Id", "in": "header", "required": False,
-                      "description": "Optional trace id to reuse (req_ + 8-64 of "
-                      "A-Za-z0-9_-)",
-                      "schema": {"type": "string", "pattern": "^req_[A-Za-z0-9_-]{8,64}$"}},
-        "domain": query("domain", {"type": "string"},
-                        "Odoo domain as JSON; leaf fields must be readable fields",
-                        '[["customer_rank", ">", 0]]'),
-        "fields": query("fields", {"type": "string"},
-                        "Comma-separated field names (or a JSON list)", "name,email"),
-        "limit": query("limit", {"type": "integer", "minimum": 1},
-                       "Maximum number of records (with offset)"),
-        "offset": query("offset", {"type": "integer", "minimum": 0},
-                        "Records to skip (with limit)"),
-        "order": query("order", {"type": "string"},
-                       "field [asc|desc] [nulls first|nulls last], comma-separated",
-                       "name asc, id desc"),
-        "page": query("page", {"type": "integer", "minimum": 1},
-                      "Page number, 1-based (with per_page)"),
-        "per_page": query("per_page", {"type": "integer", "minimum": 1},
-                          "Records per page (with page)"),
+                      "description": "Optional trace id: a value of req_ + 8-64 of "
+                      "A-Za-z0-9_- is reused as the answer's X-Request-Id, any other "
+                      "value is replaced by a new trace id",
+                      "schema": {"type": "string"}},
+        "limit": query("limit", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                       "Maximum number of records (with offset; not with page/per_page)"),
+        "offset": query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
+                        "Records to skip (with limit; not with page/per_page)"),
+        "page": query("page", {"type": "integer", "minimum": 1,
+                               "maximum": MAX_OFFSET // MAX_LIMIT + 1},
+                      "Page number, 1-based (with per_page; not with limit/offset)"),
+        "per_page": query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+                          "Records per page (with page; not with limit/offset)"),
     }
 
 
@@ -537,6 +547,75 @@ def _security_for(resource, schemes):
     return []
 
 
+_EXAMPLE_TYPES = frozenset({"char", "text", "selection", "integer", "float", "monetary",
+                            "boolean", "date", "datetime", "many2one"})
+
+
+def _selectable(resource):
+    """Names ``fields`` / ``return_fields`` accept: ``selectable`` or the keys of ``fields``."""
+    names = resource.get("selectable")
+    if names is None:
+        names = list(resource.get("fields") or {})
+    return sorted({"id", *names})
+
+
+def _domain_example(resource):
+    """A domain the resource accepts: its first searchable simple key, else ``id``."""
+    for key, desc in (resource.get("fields") or {}).items():
+        if "." not in key and desc.get("type") in _EXAMPLE_TYPES and desc.get(
+            "searchable", True
+        ) and desc.get("store", True):
+            return json.dumps([[key, "!=", False]])
+    return json.dumps([["id", ">", 0]])
+
+
+_UNSORTABLE = frozenset({"one2many", "many2many", "binary", "json", "html", "properties"})
+
+
+def _order_example(resource):
+    """An order the resource accepts: its first sortable simple key, then ``id``."""
+    for key, desc in (resource.get("fields") or {}).items():
+        if "." not in key and desc.get("type") not in _UNSORTABLE and desc.get(
+            "store", True
+        ):
+            return f"{key} asc, id desc"
+    return "id desc"
+
+
+def _resource_parameters(resource, schema_name):
+    """The ``domain`` and ``fields`` parameters of one resource, with its own names."""
+    keys = [k for k in (resource.get("fields") or {}) if k in set(_selectable(resource))]
+    return {
+        f"{schema_name}.domain": {
+            "name": "domain", "in": "query", "required": False,
+            "description": "Odoo domain as JSON (or a Python literal): a list of "
+            "[key, operator, value] terms and '&', '|', '!'; keys are the resource's "
+            "keys without a dot, or the mapped field names",
+            "schema": {"type": "string"},
+            "example": _domain_example(resource),
+        },
+        f"{schema_name}.order": {
+            "name": "order", "in": "query", "required": False,
+            "description": "key [asc|desc] [nulls first|nulls last], comma-separated "
+            "(keys without a dot, mapped field names, id)",
+            "schema": {"type": "string"},
+            "example": _order_example(resource),
+        },
+        f"{schema_name}.fields": {
+            "name": "fields", "in": "query", "required": False,
+            "description": "Comma-separated names to return: the resource's keys "
+            "(or the field names the caller may read); empty: the default set",
+            "style": "form", "explode": False,
+            "schema": _selection_schema_of(resource),
+            "example": keys[:2] or ["id"],
+        },
+    }
+
+
+def _selection_schema_of(resource):
+    return {"type": "array", "items": {"type": "string", "enum": _selectable(resource)}}
+
+
 def _resource_paths(resource, schema_name, prefix, security):
     endpoint = resource["endpoint"]
     methods = {str(m).upper() for m in resource.get("methods") or ()}
@@ -552,7 +631,7 @@ def _resource_paths(resource, schema_name, prefix, security):
             "properties": {
                 "data": _ref("schemas", f"{schema_name}Input"),
                 "options": {"type": "object", "properties": {
-                    "return_fields": {"type": "array", "items": {"type": "string"}},
+                    "return_fields": _selection_schema_of(resource),
                 }},
             },
         })
@@ -569,17 +648,7 @@ def _resource_paths(resource, schema_name, prefix, security):
             "properties": {
                 "operations": {
                     "type": "array", "minItems": 1, "maxItems": MAX_BATCH_OPERATIONS,
-                    "items": {
-                        "type": "object",
-                        "required": ["method"],
-                        "properties": {
-                            "method": {"type": "string",
-                                       "enum": ["create", "update", "delete"]},
-                            "id": {"type": "integer", "minimum": 1,
-                                   "description": "update/delete: the record"},
-                            "data": _ref("schemas", f"{schema_name}Update"),
-                        },
-                    },
+                    "items": {"oneOf": _batch_operation_schemas(schema_name)},
                 },
                 "options": {"type": "object", "properties": {
                     "transaction": {"type": "boolean", "default": False,
@@ -597,8 +666,13 @@ def _resource_paths(resource, schema_name, prefix, security):
             body=batch_body,
         )}
     if "GET" in methods:
-        search_params = [_ref("parameters", n) for n in
-                         ("domain", "fields", "limit", "offset", "order", "page", "per_page")]
+        search_params = [
+            _ref("parameters", f"{schema_name}.domain"),
+            _ref("parameters", f"{schema_name}.fields"),
+            *(_ref("parameters", n) for n in ("limit", "offset")),
+            _ref("parameters", f"{schema_name}.order"),
+            *(_ref("parameters", n) for n in ("page", "per_page")),
+        ]
         paths[f"{base}/search"] = {"get": _operation(
             f"{prefix}_search", f"Search {endpoint} records", tags, security,
             _success("200", "Matching records", _envelope({
@@ -614,7 +688,7 @@ def _resource_paths(resource, schema_name, prefix, security):
             f"{prefix}_read", f"Read one {endpoint} record", tags, security,
             _success("200", "The record",
                      _envelope({"id": {"type": "integer"}, "data": out_ref})),
-            params=[_ref("parameters", "fields")],
+            params=[_ref("parameters", f"{schema_name}.fields")],
         )
     if "PUT" in methods:
         item["put"] = _operation(
@@ -651,6 +725,23 @@ def _resource_paths(resource, schema_name, prefix, security):
         item["parameters"] = [_ref("parameters", "RecordId")]
         paths[f"{base}/{{id}}"] = item
     return paths
+
+
+def _batch_operation_schemas(schema_name):
+    """One closed schema per batch method: what each needs and takes."""
+    record_id = {**_record_id_schema(), "description": "The record"}
+
+    def operation(method, required, properties):
+        return {"type": "object", "required": ["method", *required],
+                "additionalProperties": False,
+                "properties": {"method": {"type": "string", "enum": [method]}, **properties}}
+
+    return [
+        operation("create", ["data"], {"data": _ref("schemas", f"{schema_name}Input")}),
+        operation("update", ["id", "data"], {
+            "id": record_id, "data": _ref("schemas", f"{schema_name}Update")}),
+        operation("delete", ["id"], {"id": record_id}),
+    ]
 
 
 def _webhook_paths():
@@ -753,6 +844,7 @@ def build_document(resources, *, title="bj_api_sync", version="17.0", server_url
             }
 
     schemas = _shared_schemas()
+    parameters = _parameters()
     used_schema_names = set(schemas)
     used_operation_prefixes = {"webhooks", "events", "openapi"}
     paths = {}
@@ -762,6 +854,7 @@ def build_document(resources, *, title="bj_api_sync", version="17.0", server_url
         schema_name = _unique(_schema_name(endpoint), used_schema_names,
                               ("", "Input", "Update"))
         schemas.update(_resource_schemas(resource, schema_name))
+        parameters.update(_resource_parameters(resource, schema_name))
         prefix = _unique(_operation_prefix(endpoint), used_operation_prefixes, sep="_")
         security = _security_for(resource, header_schemes)
         paths.update(_resource_paths(resource, schema_name, prefix, security))
@@ -789,7 +882,7 @@ def build_document(resources, *, title="bj_api_sync", version="17.0", server_url
         "components": {
             "schemas": schemas,
             "responses": _responses_components(),
-            "parameters": _parameters(),
+            "parameters": parameters,
             "headers": copy.deepcopy(_HEADER_COMPONENTS),
             "securitySchemes": security_schemes,
         },

@@ -18,7 +18,9 @@ from .errors import ApiError
 
 ALL_COMMANDS = frozenset({0, 1, 2, 3, 4, 5, 6})
 MAX_BATCH_OPERATIONS = 1000
-_INT4_MIN, _INT4_MAX = -(2**31), 2**31 - 1
+#: Range of PostgreSQL int4 columns (integer fields, record ids).
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
+_INT4_MIN, _INT4_MAX = INT4_MIN, INT4_MAX
 _TEXT_TYPES = ("char", "text", "html")
 _X2MANY = ("one2many", "many2many")
 _DATE_RE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
@@ -243,11 +245,15 @@ def convert_value(name, value, desc, resolve=None, *, allowed_commands=None,
     - json and unknown types: unchanged.
 
     ``null`` and ``false`` mean "empty" (-> ``False``) for every type but
-    boolean, json and x2many.
+    boolean, json and x2many. Text holding a NUL character is refused for
+    every type (PostgreSQL cannot store it).
     Errors are ``VALIDATION_ERROR`` with ``details == {"field": name,
     "value": <short JSON text>, "expected": <what was expected>}``.
     """
     ftype = desc.get("type")
+    if isinstance(value, str) and "\x00" in value:
+        # PostgreSQL text cannot hold NUL: refused here rather than by the driver.
+        raise _invalid(name, value, "text without NUL (\\u0000) characters")
     if ftype == "boolean":
         if not isinstance(value, bool):
             raise _invalid(name, value, "a boolean (true or false)")
@@ -534,7 +540,8 @@ def serialize_value(value, desc):
         return _serialize_datetime(value)
     if ftype == "many2one":
         if isinstance(value, (list, tuple)) and len(value) == 2:
-            return {"id": value[0], "name": value[1]}
+            # A record without a display name reads as (id, False).
+            return {"id": value[0], "name": value[1] or None}
         return {"id": value, "name": None}
     if ftype in _X2MANY:
         return list(value)

@@ -26,6 +26,8 @@ MAX_ORDER_ITEMS = 5
 # Record ids are PostgreSQL int4: an offset past this can never return a row,
 # and a bigger one could overflow the SQL parameter.
 MAX_OFFSET = 2**31 - 1
+#: Most records one search page may hold (``limit`` / ``per_page``).
+MAX_LIMIT = 1000
 
 _LOGICAL = {"&": 2, "|": 2, "!": 1}
 _SEGMENT_RE = re.compile(r"[a-z_][a-z0-9_]*")
@@ -64,7 +66,10 @@ def _is_scalar(value):
     if isinstance(value, float):
         # NaN and infinities are valid JSON for Python but no sensible filter.
         return math.isfinite(value)
-    return value is None or isinstance(value, (str, bool, int))
+    if isinstance(value, str):
+        # PostgreSQL text cannot hold NUL: the driver would fail on it.
+        return "\x00" not in value
+    return value is None or isinstance(value, (bool, int))
 
 
 def _check_term(index, item, fields):
@@ -137,8 +142,9 @@ def parse_domain(raw, fields, *, max_terms=MAX_DOMAIN_TERMS):
     whole must be a well-formed prefix expression once Odoo's implicit ``"&"``
     are added. Fields are dotted paths whose first segment is in ``fields``
     (or ``id``); operators come from :data:`DOMAIN_OPERATORS`; values are
-    scalars, or lists of scalars for ``in``/``not in``/``child_of``/``parent_of``
-    (``in``/``not in`` require a list). At most ``max_terms`` items.
+    scalars (strings without NUL characters), or lists of scalars for
+    ``in``/``not in``/``child_of``/``parent_of`` (``in``/``not in`` require a
+    list). At most ``max_terms`` items.
 
     Raises ``ApiError("VALIDATION_ERROR")`` with ``details["parameter"] ==
     "domain"`` and, for an item, its ``index`` (and ``field``/``operator``).
@@ -332,7 +338,7 @@ def _paging_int(args, name, minimum, maximum):
     return value
 
 
-def parse_paging(args, *, default_limit=100, max_limit=1000):
+def parse_paging(args, *, default_limit=100, max_limit=MAX_LIMIT):
     """Read ``limit``/``offset`` or ``page``/``per_page`` (1-based page) from ``args``.
 
     Returns ``{"limit", "offset", "page", "per_page"}`` with ``per_page ==

@@ -108,6 +108,7 @@ def test_param_term_converts_by_field_type():
 @pytest.mark.parametrize("ftype,raw", [
     ("integer", "abc"), ("many2one", "1.5"), ("integer", "99999999999"), ("float", "nan"),
     ("float", "inf"), ("boolean", "maybe"), ("boolean", ""), ("integer", ""),
+    ("char", "a\x00b"),
 ])
 def test_param_term_refuses_values_that_do_not_fit(ftype, raw):
     with pytest.raises(ApiError) as caught:

@@ -261,8 +261,9 @@ def test_create_operation(doc):
     assert op["requestBody"]["required"] is True
     assert body["required"] == ["data"]
     assert body["properties"]["data"] == {"$ref": "#/components/schemas/ResPartnerInput"}
-    assert body["properties"]["options"]["properties"]["return_fields"] == {
-        "type": "array", "items": {"type": "string"}}
+    return_fields = body["properties"]["options"]["properties"]["return_fields"]
+    assert return_fields["type"] == "array"
+    assert set(return_fields["items"]["enum"]) == {"id", *PARTNER["fields"]}
     created = op["responses"]["201"]
     out = _json_schema(created)
     assert out["required"] == ["success", "id", "data"]
@@ -312,10 +313,18 @@ def test_batch_operation(doc):
     operations = body["properties"]["operations"]
     assert operations["minItems"] == 1
     assert operations["maxItems"] == 1000
-    item = operations["items"]
-    assert item["properties"]["method"]["enum"] == ["create", "update", "delete"]
-    assert item["properties"]["id"] == {"type": "integer", "minimum": 1,
-                                        "description": "update/delete: the record"}
+    create, update, delete = operations["items"]["oneOf"]
+    assert create["properties"]["method"]["enum"] == ["create"]
+    assert create["required"] == ["method", "data"]
+    assert create["properties"]["data"] == {"$ref": "#/components/schemas/ResPartnerInput"}
+    assert "id" not in create["properties"]
+    assert update["required"] == ["method", "id", "data"]
+    assert update["properties"]["data"] == {"$ref": "#/components/schemas/ResPartnerUpdate"}
+    assert update["properties"]["id"]["minimum"] == 1
+    assert delete["required"] == ["method", "id"]
+    assert set(delete["properties"]) == {"method", "id"}
+    for operation in (create, update, delete):
+        assert operation["additionalProperties"] is False
     options = body["properties"]["options"]["properties"]
     assert options["transaction"]["default"] is False
     assert options["continue_on_error"]["default"] is False
@@ -417,10 +426,12 @@ def test_custom_without_headers_has_no_security():
 def test_output_schema_types(doc):
     props = doc["components"]["schemas"]["ResPartner"]["properties"]
     assert props["id"] == {"type": "integer", "readOnly": True}
-    assert props["name"] == {"type": "string", "description": "Name"}
+    # Required text may still answer null: mapped keys give null for "".
+    assert props["name"] == {"type": "string", "nullable": True, "description": "Name"}
     assert props["email"] == {"type": "string", "nullable": True, "description": "Email"}
     assert props["is_company"] == {"type": "boolean", "description": "Is a Company"}
-    assert props["customer_rank"] == {"type": "integer", "description": "Customer Rank"}
+    assert props["customer_rank"] == {"type": "integer", "minimum": -(2**31),
+                                      "maximum": 2**31 - 1, "description": "Customer Rank"}
     assert props["credit_limit"] == {"type": "number"}
     assert props["balance"] == {"type": "number", "readOnly": True}
     assert props["type"] == {"type": "string", "enum": ["contact", "invoice", None],
@@ -446,7 +457,7 @@ def test_output_schema_nested_keys(doc):
     assert address["type"] == "object"
     assert address["properties"]["city"] == {"type": "string", "nullable": True,
                                              "description": "City"}
-    assert address["properties"]["zip"] == {"type": "string"}
+    assert address["properties"]["zip"] == {"type": "string", "nullable": True}
     assert address["properties"]["geo"]["properties"]["lat"] == {"type": "number"}
     assert "address.city" not in props
     assert props["meta"]["properties"]["created"]["readOnly"] is True
@@ -464,12 +475,12 @@ def test_input_schema(doc):
     assert "required" not in props["address"]["properties"]["geo"]
     assert props["country"]["nullable"] is True
     one_of = props["country"]["oneOf"]
-    assert one_of[0] == {"type": "integer", "minimum": 1}
+    assert one_of[0] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
     assert one_of[1]["type"] == "object"
     assert one_of[1]["required"] == ["id"]
     assert props["tags"]["type"] == "array"
-    assert props["tags"]["items"]["oneOf"][0] == {"type": "integer", "minimum": 1}
-    assert props["tags"]["items"]["oneOf"][1]["type"] == "array"
+    assert props["tags"]["items"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}
+    assert "ORM commands" in props["tags"]["description"]
     assert "nullable" not in props["tags"]
     assert props["customer_rank"]["nullable"] is True  # null -> empty on input
     assert "nullable" not in props["is_company"]
@@ -585,3 +596,81 @@ def test_payload_output_matches_schemas(doc):
     with pytest.raises(Exception):
         schema_validator.validate({**record, "customer_rank": "x"}, schemas["ResPartner"],
                                   cls=schema_validator.OAS30Validator)
+
+
+# -- examples, selections and required keys from the resource's own keys ----------------
+
+MAPPED = {
+    "endpoint": "partners",
+    "model": "res.partner",
+    "name": "Mapped partners",
+    "methods": ["GET", "POST", "PUT"],
+    "fields": {
+        "address.city": {"type": "char"},
+        "full_name": {"type": "char", "required": True},
+        "email_address": {"type": "char"},
+        "lang": {"type": "selection", "selection": [["en_US", "English"]], "required": True,
+                 "has_default": True},
+        "code": {"type": "char", "size": 2},
+    },
+    "selectable": ["address.city", "full_name", "email_address", "lang", "code", "name",
+                   "email"],
+    "auth_type": "bearer",
+}
+
+
+def _parameter(document, operation, name):
+    for ref in operation["parameters"]:
+        parameter = _resolve(document, ref["$ref"])
+        if parameter["name"] == name:
+            return parameter
+    raise AssertionError(name)
+
+
+def test_examples_use_the_resource_keys():
+    document = build_document([MAPPED, dict(ORDER, methods=["GET"])])
+    search = document["paths"][f"{BASE}/partners/search"]["get"]
+    domain = _parameter(document, search, "domain")
+    # The first simple key: a dotted key cannot be used in a domain.
+    assert json.loads(domain["example"]) == [["full_name", "!=", False]]
+    fields = _parameter(document, search, "fields")
+    assert fields["example"] == ["address.city", "full_name"]
+    assert (fields["style"], fields["explode"]) == ("form", False)
+    assert fields["schema"]["items"]["enum"] == sorted(
+        {"id", *MAPPED["selectable"]})
+    read = document["paths"][f"{BASE}/partners/{{id}}"]["get"]
+    assert _parameter(document, read, "fields") == fields
+    # Each resource has its own parameters.
+    orders = document["paths"][f"{BASE}/orders/search"]["get"]
+    assert json.loads(_parameter(document, orders, "domain")["example"]) == [
+        ["name", "!=", False]]
+    assert _parameter(document, orders, "fields")["schema"]["items"]["enum"] == ["id", "name"]
+    no_simple_key = build_document([dict(ORDER, methods=["GET"], fields={"a.b": {"type": "char"}})])
+    search = no_simple_key["paths"][f"{BASE}/orders/search"]["get"]
+    assert json.loads(_parameter(no_simple_key, search, "domain")["example"]) == [
+        ["id", ">", 0]]
+
+
+def test_required_keys_without_default_and_closed_inputs():
+    schemas = build_document([MAPPED])["components"]["schemas"]
+    create = schemas["PartnersInput"]
+    assert create["required"] == ["full_name"]  # lang has a default
+    assert create["additionalProperties"] is False
+    assert create["properties"]["address"]["additionalProperties"] is False
+    assert "nullable" not in create["properties"]["full_name"]
+    assert "nullable" not in create["properties"]["lang"]
+    assert create["properties"]["code"]["maxLength"] == 2
+    update = schemas["PartnersUpdate"]
+    assert "required" not in update
+    assert update["additionalProperties"] is False
+    assert "nullable" not in update["properties"]["full_name"]
+
+
+def test_examples_validate_against_their_schemas():
+    validator = pytest.importorskip("openapi_schema_validator")
+    document = build_document(copy.deepcopy(RESOURCES) + [MAPPED])
+    for ref, parameter in document["components"]["parameters"].items():
+        if "example" in parameter:
+            validator.validate(parameter["example"], parameter["schema"],
+                               cls=validator.OAS30Validator)
+            assert ref

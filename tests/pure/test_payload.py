@@ -609,6 +609,7 @@ def test_convert_values_data_must_be_object():
     ((3, "France"), M2O, {"id": 3, "name": "France"}),
     ([3, "France"], M2O, {"id": 3, "name": "France"}),
     (3, M2O, {"id": 3, "name": None}),
+    ((2, False), M2O, {"id": 2, "name": None}),  # a record without display name
     (False, M2O, None),
     ([1, 2], M2M, [1, 2]),
     ((1, 2), O2M, [1, 2]),
@@ -769,3 +770,15 @@ def test_parse_batch_lists_every_bad_operation():
     exc = _error(parse_batch, body)
     assert exc.message == "2 operations are invalid"
     assert [e["index"] for e in exc.details["errors"]] == [0, 2]
+
+
+@pytest.mark.parametrize("ftype", ["char", "text", "html", "selection", "many2one", "json",
+                                   "date"])
+def test_nul_characters_are_refused_for_every_type(ftype):
+    # PostgreSQL cannot store NUL in text: the driver would raise a ValueError
+    # (an internal error) instead of a clear 400.
+    desc = {"type": ftype, "selection": [["a\x00", "A"]]}
+    with pytest.raises(ApiError) as info:
+        convert_value("name", "a\x00", desc, resolve=lambda _d, _v: 1)
+    assert info.value.code == "VALIDATION_ERROR"
+    assert info.value.details["field"] == "name"

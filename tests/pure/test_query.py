@@ -639,7 +639,7 @@ def test_pagination_unaligned_offset_beyond_total_points_back_to_the_end():
 
 
 def test_pagination_unaligned_links_walk_every_record_once():
-    total, limit = 11, 3
+    total = 11
     url = "/p?limit=3&offset=1"
     seen = []
     while url:
@@ -649,3 +649,11 @@ def test_pagination_unaligned_links_walk_every_record_once():
         url = pagination_block(total=total, limit=int(params["limit"]), offset=offset,
                                base_path="/p", query=params)["next"]
     assert seen == list(range(1, total))
+
+
+@pytest.mark.parametrize("raw", ['[["name", "=", "a\\u0000b"]]',
+                                 '[["name", "in", ["ok", "\\u0000"]]]'])
+def test_domain_values_with_nul_are_refused(raw):
+    with pytest.raises(ApiError) as info:
+        parse_domain(raw, FIELDS)
+    assert info.value.details["parameter"] == "domain"
