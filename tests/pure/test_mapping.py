@@ -685,3 +685,45 @@ def test_inputs_not_mutated():
 def test_module_does_not_import_odoo():
     source = pathlib.Path(mapping.__file__).read_text(encoding="utf-8")
     assert "import odoo" not in source and "from odoo" not in source
+
+
+# --------------------------------------------------------------------------
+# line ids in errors
+# --------------------------------------------------------------------------
+
+def test_error_carries_the_failing_line_id():
+    line = LineSpec("email", "email", "python", python_code="1 / 0", label="line 3 (email)",
+                    line_id=77)
+    with pytest.raises(MappingError) as info:
+        build(partner(email="x"), line, run_script=run_script, config_name="C")
+    assert info.value.line_id == 77
+    assert info.value.details == {"config": "C", "line": "line 3 (email)", "line_id": 77,
+                                  "record": "res.partner(42)"}
+
+
+def test_nested_error_carries_the_inner_line_id():
+    sub = (LineSpec("code", "code", "python", python_code="1 / 0", label="line 1 (code)",
+                    line_id=5),)
+    line = LineSpec("country", "country_id", "relational", sub_lines=sub,
+                    label="line 4 (country)", line_id=9)
+    rec = partner(country_id=one("res.country", 21))
+    with pytest.raises(MappingError) as info:
+        build_payload(rec, (line,), FakeAccess(), run_script=run_script, config_name="C")
+    assert info.value.line_id == 5
+    assert info.value.details["line"] == "line 4 (country) > line 1 (code)"
+
+
+def test_inconsistent_lines_name_the_line_id():
+    lines = (LineSpec("a", "name", line_id=1), LineSpec("a.b", "email", line_id=2))
+    with pytest.raises(MappingError) as info:
+        build_payload(partner(name="n", email="e"), lines, FakeAccess())
+    assert info.value.line_id == 2
+    bad_type = (LineSpec("x", "name", value_type="nope", line_id=3),)
+    with pytest.raises(MappingError) as info:
+        build_payload(partner(name="n"), bad_type, FakeAccess())
+    assert info.value.line_id == 3
+
+
+def test_details_leave_out_what_is_unknown():
+    assert MappingError("boom").details == {}
+    assert "line_id" not in MappingError("boom", line_label="line 1 (a)").details

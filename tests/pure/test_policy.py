@@ -206,3 +206,41 @@ def test_backoff_schedule():
     assert policy.backoff_schedule(0, 1.0) == []
     assert policy.backoff_schedule(3, 1.0, retry_after=3, **NO_JITTER) == [3, 3, 4]
     assert policy.backoff_schedule(5, 1.0, cap=5, **NO_JITTER) == [1, 2, 4, 5, 5]
+
+
+# --------------------------------------------------------------------------
+# the delivery worker's waits
+# --------------------------------------------------------------------------
+
+IDLE = {"stay": 75.0, "poll": 0.5, "remaining": 40.0}
+
+
+def test_idle_worker_sleeps_until_a_near_item_is_due():
+    assert policy.idle_sleep(0.3, **IDLE) == 0.3
+
+
+def test_idle_worker_looks_again_every_poll_interval():
+    assert policy.idle_sleep(10.0, **IDLE) == 0.5
+    assert policy.idle_sleep(75.0, **IDLE) == 0.5
+
+
+def test_idle_worker_never_sleeps_past_its_run():
+    assert policy.idle_sleep(0.4, stay=75, poll=0.5, remaining=0.1) == 0.1
+
+
+def test_idle_worker_ends_its_run_for_nothing_far_or_no_time_left():
+    assert policy.idle_sleep(None, **IDLE) is None
+    assert policy.idle_sleep(75.1, **IDLE) is None
+    assert policy.idle_sleep(1.0, stay=75, poll=0.5, remaining=0) is None
+    assert policy.idle_sleep(1.0, stay=0, poll=0.5, remaining=10) is None
+
+
+def test_an_item_due_but_held_by_another_worker_is_polled_briefly():
+    assert policy.idle_sleep(0.0, **IDLE) == policy.BUSY_PAUSE
+    assert policy.idle_sleep(-3.0, **IDLE) == policy.BUSY_PAUSE
+
+
+@pytest.mark.parametrize("due, expected", [(0.0, 0.0), (-5.0, 0.0), (30.0, 0.0), (75.0, 0.0),
+                                           (76.5, 1.5), (3600.0, 3525.0)])
+def test_worker_started_a_lead_before_the_item_is_due(due, expected):
+    assert policy.start_delay(due, 75) == pytest.approx(expected)

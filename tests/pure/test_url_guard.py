@@ -2,7 +2,7 @@ import socket
 
 import pytest
 
-from bj_api_sync.engine.url_guard import internal_host
+from bj_api_sync.engine.url_guard import allows_internal, internal_host
 
 
 def no_dns(host, port):
@@ -41,3 +41,11 @@ def test_names_are_judged_by_what_they_resolve_to():
 def test_unresolvable_or_empty_hosts_are_not_judged():
     assert internal_host("https://nowhere.invalid/h", resolve=no_dns) is None
     assert internal_host("not a url", resolve=no_dns) is None
+
+
+@pytest.mark.parametrize("value, allowed", [
+    ("True", True), ("true", True), (" 1 ", True), ("yes", True),
+    ("False", False), ("0", False), ("", False), (None, False), ("no", False),
+])
+def test_system_parameter_values(value, allowed):
+    assert allows_internal(value) is allowed
