@@ -2,6 +2,7 @@ from odoo import SUPERUSER_ID, api
 from odoo.tests import tagged
 
 from .common import BjApiSyncCase
+from .fault_server import FaultServer
 
 
 @tagged("post_install", "-at_install")
@@ -43,4 +44,36 @@ class TestOutboxConcurrency(BjApiSyncCase):
             with self.registry.cursor() as cr:
                 env = self._env(cr)
                 env["bj.api.outbox"].browse(list(item_ids)).unlink()
+                env["bj.api.sync.config"].browse(config_id).unlink()
+
+    def test_deliver_now_leaves_an_item_a_worker_is_sending_to_that_worker(self):
+        server = FaultServer().start()
+        self.addCleanup(server.stop)
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            config = env["bj.api.sync.config"].create({
+                "name": "Deliver now", "request_type": "out",
+                "model_id": env["ir.model"]._get("res.partner").id,
+                "url": server.url + "/now",
+                "http_method_ids": [(6, 0, env.ref("bj_api_sync.http_method_post").ids)],
+            })
+            item = env["bj.api.outbox"].create(
+                {"config_id": config.id, "idempotency_key": "now-1", "payload": "{}"})
+            item_id, config_id = item.id, config.id
+        worker, user = self.registry.cursor(), self.registry.cursor()
+        try:
+            claimed = self._env(worker)["bj.api.outbox"]._claim_next()
+            self.assertEqual(claimed.id, item_id)
+            # The user's button must neither send the item a second time nor
+            # wait for the worker's lock.
+            user.execute("SET LOCAL lock_timeout = '2s'")
+            self._env(user)["bj.api.outbox"].browse(item_id).action_deliver_now()
+            self.assertEqual(server.count(), 0)
+        finally:
+            for cr in (worker, user):
+                cr.rollback()
+                cr.close()
+            with self.registry.cursor() as cr:
+                env = self._env(cr)
+                env["bj.api.outbox"].browse(item_id).unlink()
                 env["bj.api.sync.config"].browse(config_id).unlink()
