@@ -1,3 +1,5 @@
+from lxml import etree
+
 from odoo.tests import tagged
 
 from .common import BjApiSyncCase
@@ -41,3 +43,30 @@ class TestViews(BjApiSyncCase):
             self.assertIn("tree", action["view_mode"])
         menus = self.env["ir.ui.menu"].with_user(self.bj_user)._visible_menu_ids()
         self.assertIn(self.env.ref("bj_api_sync.menu_bj_api_log").id, menus)
+
+    def _form_arch(self, model):
+        arch = self.env[model].with_user(self.bj_manager).get_views(
+            [(False, "form")])["views"]["form"]["arch"]
+        return etree.fromstring(arch)
+
+    def test_config_form_says_units_and_hides_outbound_only_settings_inbound(self):
+        form = self._form_arch("bj.api.sync.config")
+        timeouts = form.xpath("//group[@name='timeouts']")[0]
+        self.assertEqual(timeouts.get("invisible"), "request_type != 'out'")
+        for name in ("connection_timeout", "read_timeout", "retry_backoff"):
+            row = form.xpath(f"//field[@name='{name}']/parent::div")[0]
+            self.assertEqual(row.xpath("span/text()"), ["seconds"], name)
+        run_as = form.xpath("//field[@name='user_id']")[0]
+        self.assertIn("'no_create': True", run_as.get("options"))
+
+    def test_log_state_is_a_badge_not_a_workflow(self):
+        form = self._form_arch("bj.api.log")
+        self.assertFalse(form.xpath("//field[@widget='statusbar']"))
+        self.assertEqual(form.xpath("//field[@name='state']/@widget"), ["badge"])
+
+    def test_config_list_help_points_to_the_archived_example(self):
+        action = self.env["ir.actions.act_window"]._for_xml_id(
+            "bj_api_sync.action_bj_api_sync_config")
+        self.assertIn("Customer to CRM Sync (example)", action["help"])
+        example = self.env.ref("bj_api_sync.example_config_customer_crm")
+        self.assertFalse(example.active)
