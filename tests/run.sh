@@ -204,6 +204,31 @@ c.autocommit = True
 c.cursor().execute('DROP DATABASE IF EXISTS \"$DB\"')" >/dev/null 2>&1 || true
     }
 
+    # odoo_tag_tier LABEL TAG NAME: run the tests tagged TAG through odoo-bin and
+    # count them from Odoo's report (skips apart, named in tier_skip_names).
+    odoo_tag_tier() {
+        local log="$WORK/$3.log" rc report f e t k ok
+        odoo_bin -d "$DB" --test-enable --test-tags "$2" --stop-after-init >"$log" 2>&1
+        rc=$?
+        grep -E ' (ERROR|CRITICAL) |^(FAIL|ERROR):|Traceback' "$log" | head -n 80
+        report="$(grep -oE '[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests' "$log" | tail -n 1)"
+        if [ -z "$report" ]; then
+            tail -n 60 "$log"
+            summary+=("$1: FAILED (no test report; rc=$rc)"); fail_total=$((fail_total + 1))
+            return
+        fi
+        read -r f _ e _ _ t _ <<<"$report"
+        e="${e%%error*}"
+        # Odoo counts a skipped test as run: count the skips apart.
+        tier_skip_names="$(grep -oE 'odoo\.addons\.bj_api_sync\.tests\.[a-z_]+: skipped .*' "$log" || true)"
+        k="$(printf '%s' "$tier_skip_names" | grep -c . || true)"
+        tier_skipped="$k"
+        ok=$((t - f - e - k))
+        pass_total=$((pass_total + ok)); fail_total=$((fail_total + f + e))
+        if [ "$t" = 0 ]; then fail_total=$((fail_total + 1)); fi
+        summary+=("$1: ran $t tests: $ok passed, $f failed, $e errors, $k skipped")
+    }
+
     say "Tier 2: Odoo 17 - installing bj_api_sync in a new database $DB"
     odoo_bin -d "$DB" -i bj_api_sync --stop-after-init >"$WORK/install.log" 2>&1
     rc=$?
@@ -225,31 +250,24 @@ c.cursor().execute('DROP DATABASE IF EXISTS \"$DB\"')" >/dev/null 2>&1 || true
 
         say "Tier 2a: Odoo tests through pytest-odoo (database $DB)"
         "$VPY" -m pytest -p no:cacheprovider -q --odoo-database="$DB" --odoo-config="$CONF" \
-            --ignore-glob='*/tests/test_http_*.py' bj_api_sync/tests --junitxml="$WORK/odoo.xml"
+            --ignore-glob='*/tests/test_http_*.py' --ignore-glob='*/tests/test_tour_*.py' bj_api_sync/tests --junitxml="$WORK/odoo.xml"
         tier "tier 2a Odoo (pytest-odoo)" "$WORK/odoo.xml" $?
 
         say "Tier 2b: Odoo HTTP tests through odoo-bin --test-enable (real HTTP server)"
         if ls bj_api_sync/tests/test_http_*.py >/dev/null 2>&1; then
-            odoo_bin -d "$DB" --test-enable --test-tags bj_api_sync_http --stop-after-init \
-                >"$WORK/http.log" 2>&1
-            rc=$?
-            grep -E ' (ERROR|CRITICAL) |^(FAIL|ERROR):|Traceback' "$WORK/http.log" | head -n 80
-            report="$(grep -oE '[0-9]+ failed, [0-9]+ error\(s\) of [0-9]+ tests' "$WORK/http.log" | tail -n 1)"
-            if [ -z "$report" ]; then
-                tail -n 60 "$WORK/http.log"
-                summary+=("tier 2b Odoo HTTP: FAILED (no test report; rc=$rc)"); fail_total=$((fail_total + 1))
-            else
-                read -r f _ e _ _ t _ <<<"$report"
-                e="${e%%error*}"
-                # Odoo counts a skipped test as run: count the skips apart.
-                k="$(grep -cE 'odoo\.addons\.bj_api_sync\.tests\.[a-z_]+: skipped ' "$WORK/http.log" || true)"
-                ok=$((t - f - e - k))
-                pass_total=$((pass_total + ok)); fail_total=$((fail_total + f + e))
-                if [ "$t" = 0 ]; then fail_total=$((fail_total + 1)); fi
-                summary+=("tier 2b Odoo HTTP (odoo-bin): ran $t tests: $ok passed, $f failed, $e errors, $k skipped")
-            fi
+            odoo_tag_tier "tier 2b Odoo HTTP (odoo-bin)" bj_api_sync_http http
         else
             summary+=("tier 2b Odoo HTTP: no HTTP test files")
+        fi
+
+        say "Tier 2c: browser tour through odoo-bin --test-enable (headless Chromium)"
+        if ls bj_api_sync/tests/test_tour_*.py >/dev/null 2>&1; then
+            odoo_tag_tier "tier 2c browser tour (Chromium)" bj_api_sync_tour tour
+            if [ "${tier_skipped:-0}" != 0 ]; then
+                summary+=("tier 2c browser tour: $tier_skipped SKIPPED, not passed: $(printf '%s' "$tier_skip_names" | paste -sd, -) (no Chromium found: 'apt-get install chromium')")
+            fi
+        else
+            summary+=("tier 2c browser tour: no tour test files")
         fi
     fi
     cleanup_db
