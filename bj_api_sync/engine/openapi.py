@@ -11,7 +11,7 @@ import re
 
 from .errors import STATUS_BY_CODE
 from .payload import INT4_MAX, INT4_MIN, MAX_BATCH_OPERATIONS
-from .query import MAX_LIMIT, MAX_OFFSET
+from .query import MAX_LIMIT, MAX_OFFSET, max_page
 
 OPENAPI_VERSION = "3.0.3"
 API_BASE = "/api/sync/v1"
@@ -457,9 +457,10 @@ def _parameters():
                        "Maximum number of records (with offset; not with page/per_page)"),
         "offset": query("offset", {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
                         "Records to skip (with limit; not with page/per_page)"),
-        "page": query("page", {"type": "integer", "minimum": 1,
-                               "maximum": MAX_OFFSET // MAX_LIMIT + 1},
+        "page": query("page", {"type": "integer", "minimum": 1, "maximum": max_page()},
                       "Page number, 1-based (with per_page; not with limit/offset)"),
+        "archive_instead": query("archive_instead", {"type": "boolean"},
+                                 "true: archive the record instead of deleting it"),
         "per_page": query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                           "Records per page (with page; not with limit/offset)"),
     }
@@ -630,8 +631,8 @@ def _resource_paths(resource, schema_name, prefix, security):
             "required": ["data"],
             "properties": {
                 "data": _ref("schemas", f"{schema_name}Input"),
-                "options": {"type": "object", "properties": {
-                    "return_fields": _selection_schema_of(resource),
+                "options": {"type": "object", "nullable": True, "properties": {
+                    "return_fields": {**_selection_schema_of(resource), "nullable": True},
                 }},
             },
         })
@@ -650,11 +651,17 @@ def _resource_paths(resource, schema_name, prefix, security):
                     "type": "array", "minItems": 1, "maxItems": MAX_BATCH_OPERATIONS,
                     "items": {"oneOf": _batch_operation_schemas(schema_name)},
                 },
-                "options": {"type": "object", "properties": {
-                    "transaction": {"type": "boolean", "default": False,
-                                    "description": "all or nothing"},
-                    "continue_on_error": {"type": "boolean", "default": False},
-                }},
+                "options": {
+                    "type": "object", "nullable": True, "properties": {
+                        "transaction": {"type": "boolean", "default": False,
+                                        "description": "all or nothing"},
+                        "continue_on_error": {"type": "boolean", "default": False},
+                    },
+                    # The two modes contradict each other: not both true.
+                    "not": {"type": "object", "required": ["transaction", "continue_on_error"],
+                            "properties": {"transaction": {"enum": [True]},
+                                           "continue_on_error": {"enum": [True]}}},
+                },
             },
         })
         paths[f"{base}/batch"] = {"post": _operation(
@@ -703,7 +710,8 @@ def _resource_paths(resource, schema_name, prefix, security):
                 "required": ["data"],
                 "properties": {
                     "data": _ref("schemas", f"{schema_name}Update"),
-                    "options": {"type": "object", "additionalProperties": True},
+                    "options": {"type": "object", "nullable": True,
+                                "additionalProperties": True},
                 },
             }),
         )
@@ -716,10 +724,11 @@ def _resource_paths(resource, schema_name, prefix, security):
             })),
             body=_json_body({
                 "type": "object",
-                "properties": {"options": {"type": "object", "properties": {
+                "properties": {"options": {"type": "object", "nullable": True, "properties": {
                     "archive_instead": {"type": "boolean", "default": False},
                 }}},
             }, required=False),
+            params=[_ref("parameters", "archive_instead")],
         )
     if item:
         item["parameters"] = [_ref("parameters", "RecordId")]
@@ -793,7 +802,11 @@ def build_document(resources, *, title="bj_api_sync", version="17.0", server_url
     A resource is ``{"endpoint", "model", "name", "methods", "fields",
     "identifier", "auth_type", "custom_headers"}`` where ``fields`` maps
     external keys (dotted keys become nested objects) to ``fields_get()``
-    descriptions. Each resource gets ``components.schemas`` ``<Name>``
+    descriptions (plus ``has_default``: a create may leave the field out), and
+    the optional ``selectable`` lists the names ``fields``/``return_fields``
+    accept (default: the keys of ``fields``). Examples of ``domain``, ``order``
+    and ``fields`` use the resource's own keys. Each resource gets
+    ``components.schemas`` ``<Name>``
     (output), ``<Name>Input`` (create: read-only fields left out, required
     fields listed) and ``<Name>Update`` (the same, all optional), ``<Name>``
     being the CamelCase endpoint (``res.partner`` -> ``ResPartner``), and the

@@ -601,10 +601,19 @@ def parse_batch(body, *, max_operations=MAX_BATCH_OPERATIONS):
     create/update need a ``data`` object, delete takes none; no other keys.
     ``options.transaction`` and ``options.continue_on_error`` are booleans
     (default ``False``) and cannot both be true; other option keys are passed
-    through. Every faulty operation is listed in one ``VALIDATION_ERROR`` with
+    through; other top-level keys are refused. Every faulty operation is
+    listed in one ``VALIDATION_ERROR`` with
     ``details == {"parameter": "operations", "errors": [{"index", "message"}]}``.
     """
     require_object(body)
+    extra = sorted(k for k in body if k not in ("operations", "options"))
+    if extra:
+        raise ApiError(
+            "VALIDATION_ERROR",
+            "Unknown top-level key(s) " + ", ".join(map(repr, extra))
+            + ": the request body is {\"operations\": [...], \"options\": {...}}",
+            {"parameter": "body", "unknown": extra},
+        )
     operations = body.get("operations")
     if not isinstance(operations, list):
         raise ApiError(

@@ -360,12 +360,19 @@ def parse_paging(args, *, default_limit=100, max_limit=MAX_LIMIT):
     default_limit = max(1, min(default_limit, max_limit))
     if page_style:
         per_page = _paging_int(args, "per_page", 1, max_limit) or default_limit
-        page = _paging_int(args, "page", 1, MAX_OFFSET // per_page + 1) or 1
+        # One bound whatever per_page is, so that clients (and the OpenAPI
+        # document) can know it: every page up to it starts within MAX_OFFSET.
+        page = _paging_int(args, "page", 1, max_page(max_limit)) or 1
         limit, offset = per_page, (page - 1) * per_page
     else:
         limit = _paging_int(args, "limit", 1, max_limit) or default_limit
         offset = _paging_int(args, "offset", 0, MAX_OFFSET) or 0
     return {"limit": limit, "offset": offset, "page": offset // limit + 1, "per_page": limit}
+
+
+def max_page(max_limit=MAX_LIMIT):
+    """Highest ``page`` accepted: the last whose records all start within ``MAX_OFFSET``."""
+    return MAX_OFFSET // max_limit + 1
 
 
 def _present(args, name):

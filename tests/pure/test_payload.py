@@ -782,3 +782,9 @@ def test_nul_characters_are_refused_for_every_type(ftype):
         convert_value("name", "a\x00", desc, resolve=lambda _d, _v: 1)
     assert info.value.code == "VALIDATION_ERROR"
     assert info.value.details["field"] == "name"
+
+
+def test_parse_batch_refuses_unknown_top_level_keys():
+    with pytest.raises(ApiError) as info:
+        parse_batch({"operations": [{"method": "delete", "id": 1}], "option": {}})
+    assert info.value.details == {"parameter": "body", "unknown": ["option"]}

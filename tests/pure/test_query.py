@@ -657,3 +657,13 @@ def test_domain_values_with_nul_are_refused(raw):
     with pytest.raises(ApiError) as info:
         parse_domain(raw, FIELDS)
     assert info.value.details["parameter"] == "domain"
+
+
+def test_page_bound_does_not_depend_on_per_page():
+    # The OpenAPI document states one maximum for page: the server keeps to it.
+    top = 2**31 // 1000 + 1
+    assert parse_paging({"page": str(top)})["page"] == top
+    for args in ({"page": str(top + 1)}, {"page": str(top + 1), "per_page": "10"}):
+        with pytest.raises(ApiError) as info:
+            parse_paging(args)
+        assert info.value.details == {"parameter": "page", "maximum": top}
