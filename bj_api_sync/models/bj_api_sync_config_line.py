@@ -77,6 +77,27 @@ class BjApiSyncConfigLine(models.Model):
                     )
                 )
 
+    @api.constrains("external_key", "config_id")
+    def _check_key_nesting(self):
+        """A key cannot hold a value and be the parent of dotted keys (``a``, ``a.b``)."""
+        for config in self.config_id:
+            keys = {(line.external_key or "").strip() for line in config.line_ids}
+            for key in sorted(keys):
+                parts = key.split(".")
+                for depth in range(1, len(parts)):
+                    parent = ".".join(parts[:depth])
+                    if parent in keys:
+                        raise ValidationError(
+                            _(
+                                "Configuration %(name)s maps both %(parent)s and %(key)s: "
+                                "%(parent)s cannot be a value and an object holding "
+                                "%(key)s at once. Rename one of the keys.",
+                                name=config.name,
+                                parent=parent,
+                                key=key,
+                            )
+                        )
+
     @api.constrains("field_id", "config_id")
     def _check_field_model(self):
         for line in self.filtered("field_id"):

@@ -81,3 +81,16 @@ class TestLineConstraints(BjApiSyncCase):
         line.field_id = self.f_email
         line._onchange_field_id()
         self.assertEqual(line.external_key, "email")
+
+    def test_key_cannot_be_value_and_parent(self):
+        self._line(external_key="address.city")
+        self._line(external_key="address.zip", field_id=self.f_email.id)
+        with self.assertRaisesMessage(
+            ValidationError, "maps both address and address.city"
+        ):
+            self._line(external_key="address", field_id=self.f_email.id)
+        line = self._line(external_key="addresses", field_id=self.f_email.id)
+        with self.assertRaisesMessage(ValidationError, "maps both addresses and addresses.x"):
+            self._line(external_key="addresses.x")
+        with self.assertRaisesMessage(ValidationError, "maps both address.city and address.city.x"):
+            line.external_key = "address.city.x"
