@@ -21,7 +21,7 @@ from . import inbound_errors, odoo_mapping
 
 _logger = logging.getLogger(__name__)
 
-MAX_LIMIT = 1000
+MAX_LIMIT = query.MAX_LIMIT
 _SEARCH_KEYS = frozenset({"domain", "fields", "limit", "offset", "order", "page", "per_page"})
 
 
@@ -150,13 +150,22 @@ class Resource:
 
     # ------------------------------------------------------------------ output
     def _names(self, selection):
+        """Model fields to load and format for ``selection`` (without ``id``).
+
+        With lines, only the names of the selection that are not external
+        keys (the keys are built by the mapping).
+        """
+        if self.spec.lines:
+            if selection is None:
+                return []
+            keys = self.spec.output_keys
+            return [n for n in selection if n not in keys and n != "id"]
         names = list(selection) if selection is not None else list(self.fsets.default_read)
         return [n for n in names if n != "id"]
 
     def fetch(self, domain, selection=None, **kwargs):
         """Search ``domain`` and load the fields the answer needs in the same query."""
-        names = ["id"] if self.spec.lines else self._names(selection)
-        return self.model.search_fetch(domain, names or ["id"], **kwargs)
+        return self.model.search_fetch(domain, self._names(selection) or ["id"], **kwargs)
 
     def _page(self, domain, selection, limit, offset, order):
         """Return ``(records, total)``: one page, fields loaded, and the match count.
@@ -166,7 +175,7 @@ class Resource:
         when the first page is not full (then the page is the whole result).
         """
         model = self.model
-        names = ["id"] if self.spec.lines else (self._names(selection) or ["id"])
+        names = self._names(selection) or ["id"]
         query = model._search(domain, offset=offset, limit=limit, order=order)
         if query.is_empty():
             return model.browse(), 0
@@ -176,36 +185,104 @@ class Resource:
         query.limit = query.offset = query.order = None
         return records, len(query)
 
-    def serialize(self, records, selection=None):
-        """Return the JSON objects of ``records`` (``selection``: field names or keys)."""
-        if not records:
-            return []
-        if self.spec.lines:
-            lines = self.spec.output_lines
-            if selection is not None:
-                wanted = set(selection)
-                lines = tuple(line for line in lines if line.external_key in wanted)
-            payloads = mapping.build_payloads(
-                records, lines, odoo_mapping.ACCESS, run_script=odoo_mapping.run_script,
-                script_context=odoo_mapping.script_context(records.env, records._name),
-                config_name=self.spec.name,
-            )
-            return [{"id": record.id, **data} for record, data in zip(records, payloads)]
-        names = records.check_field_access_rights("read", self._names(selection))
+    def _field_values(self, records, names):
+        """Return one ``{field: JSON value}`` per record for plain field ``names``."""
+        if not names:
+            return [{} for _record in records]
+        names = records.check_field_access_rights("read", names)
         # Records come from search_fetch(): access rules are applied and the
         # values are in cache, so format them without a second access query.
         rows = records._read_format(fnames=names)
         readable = self.fsets.readable
         return [payload.serialize_record(row, readable) for row in rows]
 
-    def parse_selection(self, raw):
-        """Validate a ``fields`` selection (keys with lines, field names without)."""
+    def _mapping_error(self, exc):
+        """Turn a ``MappingError`` of the config's lines into a typed ``ApiError``.
+
+        An Odoo business error keeps its code (a related record the caller
+        may not read is a 403); anything else is the config's own fault (a
+        script that fails, a path that does not exist): a 500 naming the
+        config and the line, logged without a traceback.
+        """
+        line_id = self.spec.line_id(exc.line_label)
+        details = {"config_id": self.spec.config_id, "line_id": line_id,
+                   "line": exc.line_label}
+        cause = exc.cause if isinstance(exc.cause, Exception) else None
+        error = inbound_errors.business_error(cause) if cause is not None else None
+        if error is not None:
+            error.details.update(details)
+            return error
+        _logger.warning("Inbound API: %s (config id %s, line id %s)", exc,
+                        self.spec.config_id, line_id)
+        return ApiError(
+            "INTERNAL_ERROR",
+            f"The configuration of {self.spec.endpoint!r} cannot build the answer: {exc}",
+            details,
+        )
+
+    def serialize(self, records, selection=None):
+        """Return the JSON objects of ``records`` (``selection``: field names or keys).
+
+        With lines, ``selection`` may mix the config's external keys (built by
+        the mapping) and field names the caller may read (read as they are);
+        each comes back under the name asked for.
+        """
+        if not records:
+            return []
+        if not self.spec.lines:
+            return self._field_values(records, self._names(selection))
+        lines = self.spec.output_lines
+        if selection is not None:
+            wanted = set(selection)
+            lines = tuple(line for line in lines if line.external_key in wanted)
+        built = [{} for _record in records]
+        if lines:
+            try:
+                built = mapping.build_payloads(
+                    records, lines, odoo_mapping.ACCESS, run_script=odoo_mapping.run_script,
+                    script_context=odoo_mapping.script_context(records.env, records._name),
+                    config_name=self.spec.name,
+                )
+            except mapping.MappingError as exc:
+                raise self._mapping_error(exc) from None
+        names = self._names(selection)
+        if not names:
+            return [{"id": record.id, **data} for record, data in zip(records, built)]
+        plain = self._field_values(records, names)
+        keys = self.spec.output_keys
+        result = []
+        for record, data, values in zip(records, built, plain):
+            item = {"id": record.id}
+            for name in selection:
+                if name in keys:
+                    top = name.split(".", 1)[0]
+                    if top in data:
+                        item.setdefault(top, data[top])
+                elif name in values:
+                    item.setdefault(name, values[name])
+            result.append(item)
+        return result
+
+    def parse_selection(self, raw, parameter="fields"):
+        """Validate a ``fields`` / ``return_fields`` selection; None: the default answer.
+
+        With lines: the config's external keys and the field names the
+        caller may read; without: field names the caller may read.
+        """
         if self.spec.lines:
-            keys = {line.key: True for line in self.spec.lines}
-            if raw is None or raw == "" or raw == []:
+            names = query.parse_fields(raw, self.selectable(), default=(),
+                                       parameter=parameter)
+            if not names:
                 return None
-            return [k for k in query.parse_fields(raw, keys) if k != "id"]
-        return query.parse_fields(raw, self.fsets.readable, default=self.fsets.default_read)
+            return [n for n in names if n != "id"]
+        return query.parse_fields(raw, self.fsets.readable, default=self.fsets.default_read,
+                                  parameter=parameter)
+
+    def selectable(self):
+        """Names a selection may hold: external keys (with lines) and readable fields."""
+        if not self.spec.lines:
+            return self.fsets.readable
+        return {**self.fsets.readable, **dict.fromkeys(self.spec.output_keys, True)}
 
     # ------------------------------------------------------------------ input
     def _nested(self, desc, vals):
@@ -253,7 +330,7 @@ class Resource:
             raise ApiError(
                 "VALIDATION_ERROR",
                 f"The script of mapping {line.key!r} failed: {exc}",
-                {"field": line.key},
+                {"field": line.key, "line_id": line.line_id},
             ) from None
         if hasattr(result, "_name") and hasattr(result, "ids"):
             result = result.id if line.ftype == "many2one" else list(result.ids)
@@ -347,7 +424,8 @@ class Resource:
                 "'options.return_fields' must be a list of field names",
                 {"parameter": "options.return_fields"},
             )
-        selection = self.parse_selection(return_fields) if return_fields else None
+        selection = (self.parse_selection(return_fields, "options.return_fields")
+                     if return_fields else None)
         record, created = self._create_one(data)
         self.env.flush_all()
         if selection is None:

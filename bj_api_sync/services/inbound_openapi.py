@@ -6,6 +6,8 @@ it (an Odoo API key for bearer/basic configs, the config's own token, login
 or headers, or nothing for auth ``none``) and the user it would run as may
 read its model; its fields are those that user sees.
 """
+import re
+
 from ..engine import auth_headers
 from . import inbound_auth
 
@@ -26,15 +28,51 @@ def _config_user(spec, headers, parsed):
     return None
 
 
+# ``CHECK (... name IS NOT NULL ...)``: the column is required by the table.
+_NOT_NULL_RE = re.compile(r"\b([a-z_][a-z0-9_]*)\s+IS\s+NOT\s+NULL\b", re.IGNORECASE)
+
+
+def _table_required(model):
+    """Fields that a CHECK constraint of the model wants NOT NULL (res.partner's name)."""
+    names = set()
+    for _name, definition, _message in getattr(model, "_sql_constraints", ()):
+        if definition.strip().upper().startswith("CHECK"):
+            names.update(_NOT_NULL_RE.findall(definition))
+    return {name for name in names if name in model._fields}
+
+
+def _described(model, desc, name, table_required, defaults):
+    """``desc`` with what the document needs beyond ``fields_get``: required by
+    the table, or given a value by a default when left out of a create."""
+    desc = dict(desc)
+    if name in table_required:
+        desc["required"] = True
+    if name in defaults or model._fields[name].compute:
+        desc["has_default"] = True
+    return desc
+
+
 def _fields(env, spec):
+    """Return ``(fields, selectable)``: the resource's keys with their descriptions
+    (as ``build_document`` takes them) and the names ``fields`` accepts."""
     fsets = env["bj.api.sync.config"]._bj_field_sets(spec.model)
-    if not spec.lines:
-        return dict(fsets.inputs)
-    return {
-        line.key: fsets.inputs[line.field]
-        for line in spec.lines
-        if line.field and line.field in fsets.inputs
+    model = env[spec.model]
+    if spec.lines:
+        named = [(line.key, line.field) for line in spec.lines
+                 if line.field and line.field in fsets.inputs]
+        selectable = sorted({*spec.output_keys, *fsets.readable})
+    else:
+        named = [(name, name) for name in fsets.inputs]
+        selectable = sorted(fsets.readable)
+    table_required = _table_required(model)
+    required = [f for _k, f in named
+                if fsets.inputs[f].get("required") or f in table_required]
+    defaults = set(model.default_get(required)) if required else set()
+    fields = {
+        key: _described(model, fsets.inputs[fname], fname, table_required, defaults)
+        for key, fname in named
     }
+    return fields, selectable
 
 
 def reachable_resources(env, infra, call, caller):
@@ -66,12 +104,14 @@ def reachable_resources(env, infra, call, caller):
         user_env = env(user=uid, su=False)
         if not user_env[spec.model].check_access_rights("read", raise_exception=False):
             continue
+        fields, selectable = _fields(user_env, spec)
         resources.append({
             "endpoint": spec.endpoint,
             "model": spec.model,
             "name": spec.name,
             "methods": sorted(spec.methods),
-            "fields": _fields(user_env, spec),
+            "fields": fields,
+            "selectable": selectable,
             "identifier": spec.identifier.key if spec.identifier else None,
             "auth_type": spec.auth_type,
             "custom_headers": [name for name, _value in spec.headers],

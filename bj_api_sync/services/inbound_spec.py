@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from odoo.models import MAGIC_COLUMNS
 
+from ..engine import mapping
 from . import odoo_mapping
 
 # Never written by clients, whatever fields_get says.
@@ -20,7 +21,7 @@ NOT_WRITABLE_TYPES = frozenset({"properties", "properties_definition"})
 # Not returned when no field selection is asked for: heavy or not record data.
 DEFAULT_EXCLUDED_TYPES = frozenset({"binary", "properties", "properties_definition"})
 FIELD_ATTRIBUTES = ("type", "string", "readonly", "required", "store", "selection", "relation",
-                    "searchable")
+                    "searchable", "size")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,7 @@ class LineInfo:
     #: (model, field name, filter domain text) of the mapping config's identifier
     sub_identifier: tuple | None
     label: str
+    line_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,17 @@ class ResourceSpec:
     filter_domain: str
     has_active: bool
     output_lines: tuple = field(default=())  # engine.mapping.LineSpec
+    #: ((mapping label, line id), ...) of every line, sub-configs' lines included
+    line_labels: tuple = field(default=())
+
+    @property
+    def output_keys(self):
+        """The external keys of the config's lines."""
+        return frozenset(line.key for line in self.lines)
+
+    def line_id(self, label):
+        """Return the id of the line a mapping error's ``label`` names (0 if unknown)."""
+        return dict(self.line_labels).get(label, 0)
 
     @property
     def secrets(self):
@@ -98,6 +111,20 @@ def output_line_specs(config):
     return odoo_mapping.line_specs(config, with_defaults=False)
 
 
+def _line_labels(config, prefix="", depth=0):
+    """Return ``((label, line id), ...)`` with the labels :func:`odoo_mapping.line_specs`
+    gives (``line 2 (country) > line 1 (iso)`` for a sub-config's line)."""
+    pairs = []
+    if depth > mapping.MAX_DEPTH:
+        return pairs
+    for index, line in enumerate(config.line_ids, start=1):
+        label = f"{prefix}line {index} ({line.external_key})"
+        pairs.append((label, line.id))
+        if line.mapping_config_id and line.value_type in ("relational", "relational_python"):
+            pairs += _line_labels(line.mapping_config_id, label + " > ", depth + 1)
+    return pairs
+
+
 def build_spec(config):
     """Return the :class:`ResourceSpec` of one inbound config (read with sudo)."""
     config = config.sudo()
@@ -116,6 +143,7 @@ def build_spec(config):
                 is_identifier=bool(line.is_identifier),
                 sub_identifier=_sub_identifier(line),
                 label=f"line {index} ({line.external_key})",
+                line_id=line.id,
             )
         )
     identifier = next((li for li in lines if li.is_identifier and li.field), None)
@@ -143,6 +171,7 @@ def build_spec(config):
         filter_domain=(config.filter_domain or "").strip() or "[]",
         has_active="active" in config.env[model]._fields,
         output_lines=output_line_specs(config),
+        line_labels=tuple(_line_labels(config)),
     )
 
 

@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from odoo.tests import tagged
 
 from .http_common import BjApiHttpCase
@@ -169,6 +171,21 @@ class TestInboundCrud(BjApiHttpCase):
         body = self.assertJson(response, 200)
         self.assertEqual([r["name"] for r in body["records"]], [names[4]])
         self.assertIsNone(body["pagination"]["next"])
+
+    def test_search_links_with_offset_do_not_overlap(self):
+        names = [f"Offs {self.tag} {i}" for i in range(5)]
+        self.env["res.partner"].create([{"name": n} for n in names])
+        url = (self.base_url() + "/api/sync/v1/res.partner/search?"
+               + urlencode({"domain": f'[["name", "like", "Offs {self.tag}"]]',
+                            "fields": "name", "order": "name", "limit": 2, "offset": 1}))
+        seen = []
+        while url:
+            response = self.opener.get(url, headers={"Authorization": f"Bearer {self.api_key}"})
+            body = self.assertJson(response, 200)
+            seen += [r["name"] for r in body["records"]]
+            link = body["pagination"]["next"]
+            url = self.base_url() + link if link else None
+        self.assertEqual(seen, names[1:])
 
     def test_search_validation_errors(self):
         for query, parameter in (
@@ -373,6 +390,45 @@ class TestInboundMappings(BjApiHttpCase):
         self.assertEqual(
             self.env["res.partner"].search_count([("ref", "=", f"U-{self.tag}")]), 1
         )
+
+    def test_return_fields_take_keys_and_readable_field_names(self):
+        # The seed's example on a config whose lines map name to full_name.
+        body = self.assertJson(self.call("POST", "customers", {
+            "data": {"company": True, "full_name": "Seed", "contact": {"mail": "s@example.com"}},
+            "options": {"return_fields": ["id", "name", "create_date"]},
+        }), 201)
+        self.assertEqual(set(body["data"]), {"id", "name", "create_date"})
+        self.assertEqual(body["data"]["name"], "Seed")
+        self.assertRegex(body["data"]["create_date"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
+        partner = self.env["res.partner"].browse(body["id"])
+        # Keys and field names mix; each answers under the name asked for.
+        body = self.assertJson(self.call("POST", "customers", {
+            "data": {"company": True, "full_name": "Mixed", "contact": {"mail": "m@x.example"}},
+            "options": {"return_fields": ["full_name", "email", "contact.mail"]},
+        }), 201)
+        self.assertEqual(body["data"], {"id": body["id"], "full_name": "Mixed",
+                                        "email": "m@x.example",
+                                        "contact": {"mail": "m@x.example"}})
+        body = self.assertJson(self.call("GET", f"customers/{partner.id}?fields=name,ext_ref"),
+                               200)
+        self.assertEqual(body["data"], {"id": partner.id, "name": "Seed", "ext_ref": None})
+        body = self.assertJson(self.call(
+            "GET", f'customers/search?domain=[["id","=",{partner.id}]]&fields=full_name,email'),
+            200)
+        self.assertEqual(body["records"], [{"id": partner.id, "full_name": "Seed",
+                                            "email": "s@example.com"}])
+
+    def test_unknown_return_field_is_400_before_anything_is_written(self):
+        body = self.assertJson(self.call("POST", "customers", {
+            "data": {"company": True, "full_name": f"Never {self.tag}"},
+            "options": {"return_fields": ["id", "nope"]},
+        }), 400, "VALIDATION_ERROR")
+        self.assertEqual(body["error"]["details"],
+                         {"parameter": "options.return_fields", "unknown": ["nope"]})
+        self.assertFalse(self.env["res.partner"].search([("name", "=", f"Never {self.tag}")]))
+        body = self.assertJson(self.call("GET", "customers/search?fields=full_name,nope"), 400,
+                               "VALIDATION_ERROR")
+        self.assertEqual(body["error"]["details"]["unknown"], ["nope"])
 
     def test_unknown_keys_listed(self):
         body = self.assertJson(self._create(full_name="X", name="raw field", zz=1), 400,

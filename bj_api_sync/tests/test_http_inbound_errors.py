@@ -282,3 +282,150 @@ class TestInboundOpenApi(BjApiHttpCase):
         response = self.opener.get(self.base_url() + "/api/sync/v1/openapi.json",
                                    headers={"Authorization": "Bearer wrong"}, timeout=60)
         self.assertJson(response, 401, "AUTHENTICATION_ERROR")
+
+
+@tagged("post_install", "-at_install", "bj_api_sync_http")
+class TestInboundBusinessErrors(BjApiHttpCase):
+    """Odoo's business exceptions and the config's own mapping errors are clear JSON
+    answers, never an internal error with a traceback."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.config = cls.make_config()
+        field = cls.env["ir.model.fields"]._get
+        cls.scripted = cls.make_config(
+            endpoint="scripted", methods=("GET",),
+            line_ids=[
+                (0, 0, {"external_key": "full_name",
+                        "field_id": field("res.partner", "name").id}),
+                (0, 0, {"external_key": "ratio", "value_type": "python",
+                        "python_code": "1 / 0"}),
+            ],
+        )
+
+    def test_redirect_warning_is_400_with_odoo_message(self):
+        # A user who may manage users gets Odoo's RedirectWarning (no UserError)
+        # when deleting a contact linked to a user.
+        manager = self.make_user(
+            "redir", "base.group_user,base.group_partner_manager,base.group_erp_manager")
+        linked = self.make_user("linked", "base.group_user")
+        response = self.call("DELETE", f"res.partner/{linked.partner_id.id}",
+                             key=self.make_key(manager))
+        body = self.assertJson(response, 400, "VALIDATION_ERROR")
+        self.assertIn("linked to an active user", body["error"]["message"])
+        self.assertTrue(linked.partner_id.exists())
+
+    def test_business_exceptions_map_to_their_codes(self):
+        from odoo.exceptions import (
+            AccessDenied,
+            AccessError,
+            MissingError,
+            RedirectWarning,
+            UserError,
+            ValidationError,
+        )
+
+        from ..services import inbound_errors
+
+        for exc, code in (
+            (UserError("u"), "VALIDATION_ERROR"), (ValidationError("v"), "VALIDATION_ERROR"),
+            (RedirectWarning("r", 1, "Go"), "VALIDATION_ERROR"),
+            (AccessError("a"), "PERMISSION_DENIED"), (AccessDenied(), "PERMISSION_DENIED"),
+            (MissingError("m"), "NOT_FOUND"),
+        ):
+            with self.subTest(exc=type(exc).__name__):
+                error = inbound_errors.to_api_error(exc)
+                self.assertEqual(error.code, code)
+                self.assertEqual(error.message, exc.args[0])
+
+    def test_mapping_script_error_on_read_names_the_line(self):
+        partner = self.env["res.partner"].create({"name": "Scripted"})
+        line = self.scripted.line_ids.filtered(lambda li: li.external_key == "ratio")
+        with self.assertNoLogs("odoo.addons.bj_api_sync.services.inbound_errors", "ERROR"), \
+                self.assertLogs("odoo.addons.bj_api_sync.services.inbound_crud",
+                                "WARNING") as logged:
+            response = self.call("GET", f"scripted/{partner.id}")
+        body = self.assertJson(response, 500, "INTERNAL_ERROR")
+        self.assertEqual(body["error"]["details"]["line_id"], line.id)
+        self.assertEqual(body["error"]["details"]["config_id"], self.scripted.id)
+        self.assertIn("ZeroDivisionError", body["error"]["message"])
+        self.assertIn("line 2 (ratio)", body["error"]["message"])
+        self.assertNotIn("Traceback", "\n".join(logged.output))
+        # Keys without the failing line still answer.
+        body = self.assertJson(self.call("GET", f"scripted/{partner.id}?fields=full_name"), 200)
+        self.assertEqual(body["data"], {"id": partner.id, "full_name": "Scripted"})
+
+    def test_nul_character_is_400_not_500(self):
+        body = self.assertJson(self.call("POST", "res.partner", {"data": {"name": "a\x00b"}}),
+                               400, "VALIDATION_ERROR")
+        self.assertEqual(body["error"]["details"]["errors"][0]["field"], "name")
+        self.assertJson(self.call("GET", 'res.partner/search?domain=[["name","=","a\\u0000"]]'),
+                        400, "VALIDATION_ERROR")
+
+
+@tagged("post_install", "-at_install", "bj_api_sync_http")
+class TestInboundOpenApiExamples(BjApiHttpCase):
+    """The document's examples and required keys come from the resource's own keys."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        field = cls.env["ir.model.fields"]._get
+        cls.mapped = cls.make_config(
+            endpoint="mapped",
+            line_ids=[
+                (0, 0, {"external_key": "full_name",
+                        "field_id": field("res.partner", "name").id}),
+                (0, 0, {"external_key": "email_address",
+                        "field_id": field("res.partner", "email").id}),
+                (0, 0, {"external_key": "lang", "field_id": field("res.partner", "lang").id}),
+            ],
+        )
+        cls.partner = cls.env["res.partner"].create({"name": f"Example {cls.tag}"})
+
+    def _document(self):
+        response = self.opener.get(self.base_url() + "/api/sync/v1/openapi.json",
+                                   headers={"Authorization": f"Bearer {self.api_key}"},
+                                   timeout=60)
+        self.assertEqual(response.status_code, 200, response.text[:500])
+        return response.json()
+
+    def test_examples_are_accepted_by_the_resource(self):
+        from openapi_spec_validator import validate
+
+        document = self._document()
+        validate(document)
+        parameters = document["components"]["parameters"]
+        domain = parameters["Mapped.domain"]["example"]
+        self.assertEqual(json.loads(domain), [["full_name", "!=", False]])
+        fields = parameters["Mapped.fields"]
+        self.assertEqual(fields["example"], ["full_name", "email_address"])
+        # Keys and the field names the caller may read, nothing else.
+        enum = set(fields["schema"]["items"]["enum"])
+        self.assertTrue({"id", "full_name", "email_address", "lang", "name", "email"} <= enum)
+        self.assertNotIn("customer_rank", enum)
+        order = parameters["Mapped.order"]["example"]
+        response = self.opener.get(
+            self.base_url() + "/api/sync/v1/mapped/search",
+            params={"domain": domain, "fields": ",".join(fields["example"]), "order": order},
+            headers={"Authorization": f"Bearer {self.api_key}"}, timeout=60)
+        body = self.assertJson(response, 200)
+        self.assertTrue(body["records"])
+        self.assertEqual(set(body["records"][0]), {"id", "full_name", "email_address"})
+        body = self.assertJson(self.call(
+            "GET", f"mapped/{self.partner.id}?fields={','.join(fields['example'])}"), 200)
+        self.assertEqual(body["data"]["full_name"], self.partner.name)
+
+    def test_required_keys_are_declared(self):
+        schemas = self._document()["components"]["schemas"]
+        create = schemas["MappedInput"]
+        # res.partner's name is required by a CHECK constraint, not by the field;
+        # lang has a default.
+        self.assertEqual(create["required"], ["full_name"])
+        self.assertIs(create["additionalProperties"], False)
+        self.assertNotIn("nullable", schemas["MappedUpdate"]["properties"]["full_name"])
+        # What the document says is what the API does.
+        body = self.assertJson(self.call("POST", "mapped", {"data": {"lang": "en_US"}}),
+                               400, "VALIDATION_ERROR")
+        self.assertTrue(body["error"]["message"])
