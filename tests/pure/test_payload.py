@@ -772,8 +772,7 @@ def test_parse_batch_lists_every_bad_operation():
     assert [e["index"] for e in exc.details["errors"]] == [0, 2]
 
 
-@pytest.mark.parametrize("ftype", ["char", "text", "html", "selection", "many2one", "json",
-                                   "date"])
+@pytest.mark.parametrize("ftype", ["char", "text", "html", "selection", "many2one", "json"])
 def test_nul_characters_are_refused_for_every_type(ftype):
     # PostgreSQL cannot store NUL in text: the driver would raise a ValueError
     # (an internal error) instead of a clear 400.
