@@ -24,6 +24,9 @@
         "views/bj_api_webhook_views.xml",
         "data/bj_api_examples.xml",
     ],
+    "assets": {
+        "web.assets_tests": ["bj_api_sync/static/tests/tours/**/*"],
+    },
     "installable": True,
     "application": False,
 }

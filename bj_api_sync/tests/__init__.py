@@ -11,5 +11,6 @@ from . import (
     test_outbound,
     test_outbox_concurrency,
     test_security,
+    test_tour_config,
     test_views,
 )
