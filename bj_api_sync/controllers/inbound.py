@@ -15,11 +15,57 @@ No ``methods`` restriction is declared either: a wrong verb is answered by
 the services with a JSON 405 and an ``Allow`` header, where werkzeug would
 answer an HTML page. A catch-all route keeps unknown paths under the prefix
 in JSON too. This module only reads the request and writes the response.
+
+The body is read by :func:`capture_body`, never more than the API's limit
+plus one byte of it, also when no Content-Length announces its size (a
+chunked body): a client cannot make a worker read, or hold in memory, more
+than that.
 """
 from odoo import http
 from odoo.http import request
 
 from ..services import inbound_pipeline
+
+_BODY_ATTR = "bj_api_sync_body"
+_CHUNK = 64 * 1024
+
+
+def _read_capped(stream, limit):
+    """Read ``stream`` to its end, or until it gave ``limit + 1`` bytes."""
+    parts = []
+    size = 0
+    while size <= limit:
+        chunk = stream.read(min(_CHUNK, limit + 1 - size))
+        if not chunk:
+            break
+        parts.append(chunk)
+        size += len(chunk)
+    return b"".join(parts)
+
+
+def capture_body(httprequest, limit):
+    """Return the request body, reading at most ``limit + 1`` bytes of it.
+
+    A body larger than ``limit`` comes back as its first ``limit + 1`` bytes
+    (the caller answers 413), the rest stays unread; one whose Content-Length
+    is over the limit is not read at all (``b""``). The result is kept on the
+    request. Werkzeug's own body cache gets the body when it is within the
+    limit, else nothing, so that its form parser (Odoo reads ``form`` for
+    every ``type='http'`` route) never reads the rest of the stream either.
+    """
+    # Odoo's HTTPRequest exposes no stream: its werkzeug request does.
+    wrapped = getattr(httprequest, "_HTTPRequest__wrapped", httprequest)
+    data = getattr(wrapped, _BODY_ATTR, None)
+    if data is not None:
+        return data
+    data = getattr(wrapped, "_cached_data", None)  # read in full before us
+    if data is None:
+        length = wrapped.content_length
+        data = b"" if length is not None and length > limit else _read_capped(wrapped.stream,
+                                                                              limit)
+        wrapped._cached_data = data if len(data) <= limit else b""
+    setattr(wrapped, _BODY_ATTR, data)
+    return data
 
 
 def _call(subpath=""):
@@ -34,14 +80,18 @@ def _call(subpath=""):
         remote_addr=httprequest.remote_addr or "",
         content_length=httprequest.content_length,
         # Content-Length is checked against the limit before this is called;
-        # a chunked body (no length) is read, then measured.
-        read_body=lambda _limit: httprequest.get_data(),
+        # a chunked body (no length) is read up to the limit, then measured.
+        read_body=lambda limit: capture_body(httprequest, limit),
         trace_id=inbound_pipeline.trace_id_for(httprequest.headers),
     )
 
 
 def _respond(answer):
     headers = [("Content-Type", "application/json; charset=utf-8"), *answer.headers.items()]
+    if answer.status == 413:
+        # The rest of the body was left unread on the connection: it cannot
+        # carry another request.
+        headers.append(("Connection", "close"))
     return request.make_response(answer.text, headers=headers, status=answer.status)
 
 

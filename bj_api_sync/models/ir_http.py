@@ -30,17 +30,17 @@ class IrHttp(models.AbstractModel):
 
         Clients often send JSON with curl's default form content type; once
         werkzeug parsed it as a form the raw bytes would be gone. A body over
-        the API's limit is left unread: the controller answers 413.
+        the API's limit is read no further than the limit (also a chunked one,
+        without Content-Length): the controller answers 413.
         """
         super()._pre_dispatch(rule, args)
         if not _is_api_path(request.httprequest.path):
             return
-        from ..services import inbound_pipeline  # pylint: disable=import-outside-toplevel
+        # pylint: disable=import-outside-toplevel
+        from ..controllers import inbound
+        from ..services import inbound_pipeline
 
-        httprequest = request.httprequest
-        limit = inbound_pipeline.max_body(request.env)
-        if httprequest.content_length is None or httprequest.content_length <= limit:
-            httprequest.get_data()
+        inbound.capture_body(request.httprequest, inbound_pipeline.max_body(request.env))
 
     @classmethod
     def _handle_error(cls, exception):

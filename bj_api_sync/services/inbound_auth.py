@@ -12,9 +12,15 @@ Per config (``auth_type``), as CONTRACT section 2 says:
 
 Secrets are compared in constant time. A failed API-key check always pays one
 pbkdf2 verification, so a caller cannot tell from the timing whether a key
-prefix exists. Successful API-key checks are remembered for
-:data:`APIKEY_CACHE_TTL` seconds in a per-process cache keyed by a SHA-256 of
-the credentials (Odoo's pbkdf2 check costs milliseconds per call). Whatever
+prefix exists. Every failure is first counted through the caller's
+``on_failure`` callable (the pipeline's per-address failure limit), *before*
+that equalising hash: once an address is over its failure limit, a guessed
+key costs no pbkdf2 computation, only its 429. (A key whose 8-character
+index matches a stored key still pays Odoo's own check first: it may be a
+legitimate client behind the same address.) Successful API-key checks are
+remembered for :data:`APIKEY_CACHE_TTL` seconds in a per-process cache keyed
+by a SHA-256 of the credentials (Odoo's pbkdf2 check costs milliseconds per
+call). Whatever
 the path, the resulting user must be an active internal user and never the
 superuser: the request then runs with that user's access rights.
 """
@@ -68,10 +74,32 @@ def auth_error(auth_type, message="Invalid or missing credentials"):
     )
 
 
-def _verify_apikey(env, key, login=None):
+class _FailureCount:
+    """Calls ``hook`` (which may raise the 429) once per request, on its first failure."""
+
+    def __init__(self, hook):
+        self._hook = hook
+        self._counted = False
+
+    def __call__(self):
+        if self._hook is not None and not self._counted:
+            self._counted = True
+            self._hook()
+
+
+def _equalise_timing(failed=None):
+    """Count the failure (``failed``), then spend the work of one wrong key's pbkdf2 check."""
+    if failed is not None:
+        failed()
+    KEY_CRYPT_CONTEXT.verify("bj_api_sync-wrong-key", _DUMMY_HASH)
+
+
+def _verify_apikey(env, key, login=None, failed=None):
     """Return the uid owning API ``key`` (and ``login`` if given), or None.
 
-    ``env`` is a superuser environment (infrastructure lookup only).
+    ``env`` is a superuser environment (infrastructure lookup only);
+    ``failed`` a :class:`_FailureCount`, called on a failure before the
+    equalising hash.
     """
     cache_key = secret_key(env.cr.dbname, login or "", key)
     uid = _apikey_cache.get(cache_key)
@@ -86,7 +114,7 @@ def _verify_apikey(env, key, login=None):
         if not row or not auth_headers.secrets_equal(row[0], login):
             uid = None
     if not uid:
-        KEY_CRYPT_CONTEXT.verify("bj_api_sync-wrong-key", _DUMMY_HASH)
+        _equalise_timing(failed)
         return None
     _apikey_cache.set(cache_key, uid)
     return uid
@@ -99,13 +127,15 @@ def check_user(env, uid):
     return uid if env["bj.api.sync.config"]._bj_is_api_user(uid) else None
 
 
-def authenticate(env, spec, headers, remote_addr):
+def authenticate(env, spec, headers, remote_addr, on_failure=None):
     """Authenticate a request for ``spec`` (a ResourceSpec); return a :class:`Caller`.
 
     ``env`` is a superuser environment used only to look credentials up;
     ``headers`` the request headers (case-insensitive mapping). Raises the
-    401 :func:`auth_error` on any failure.
+    401 :func:`auth_error` on any failure, after calling ``on_failure()``
+    once (before any equalising hash; it may raise the 429 instead).
     """
+    failed = _FailureCount(on_failure)
     kind = spec.auth_type
     uid = None
     caller_key = None
@@ -131,7 +161,7 @@ def authenticate(env, spec, headers, remote_addr):
                 uid = spec.user_id
                 caller_key = ratelimit.caller_key("user", uid) if uid else None
             else:
-                uid = _verify_apikey(env, token)
+                uid = _verify_apikey(env, token, failed=failed)
                 caller_key = ratelimit.caller_key("key", token)
                 method = "apikey"
         elif parsed and parsed[0] == kind == "basic":
@@ -142,40 +172,44 @@ def authenticate(env, spec, headers, remote_addr):
                 uid = spec.user_id
                 caller_key = ratelimit.caller_key("user", uid) if uid else None
             else:
-                uid = _verify_apikey(env, password, login=login)
+                uid = _verify_apikey(env, password, login=login, failed=failed)
                 caller_key = ratelimit.caller_key("key", password)
                 method = "apikey"
         else:
             # No usable credentials: spend the same work as a wrong key.
-            KEY_CRYPT_CONTEXT.verify("bj_api_sync-wrong-key", _DUMMY_HASH)
+            _equalise_timing(failed)
     uid = check_user(env, uid)
     if not uid or not caller_key:
+        failed()
         raise auth_error(kind)
     return Caller(uid=uid, key=caller_key, method=method)
 
 
-def apikey_caller(env, headers):
+def apikey_caller(env, headers, on_failure=None):
     """Authenticate with an Odoo API key only (bearer, or basic login + key).
 
-    Used by routes that belong to no config (webhooks, openapi.json). Returns
-    a :class:`Caller`, or None when no Authorization header was sent; raises
-    the 401 error for wrong credentials.
+    Used by routes that belong to no config (webhooks, openapi.json, unknown
+    resources). Returns a :class:`Caller`, or None when no Authorization
+    header was sent; raises the 401 error for wrong credentials, after
+    calling ``on_failure()`` once as :func:`authenticate` does.
     """
     raw = headers.get("Authorization")
     if not raw:
         return None
+    failed = _FailureCount(on_failure)
     parsed = auth_headers.parse_authorization(raw)
     uid = None
     key = None
     if parsed and parsed[0] == "bearer":
         key = parsed[1]
-        uid = _verify_apikey(env, key)
+        uid = _verify_apikey(env, key, failed=failed)
     elif parsed and parsed[0] == "basic":
         key = parsed[2]
-        uid = _verify_apikey(env, key, login=parsed[1])
+        uid = _verify_apikey(env, key, login=parsed[1], failed=failed)
     else:
-        KEY_CRYPT_CONTEXT.verify("bj_api_sync-wrong-key", _DUMMY_HASH)
+        _equalise_timing(failed)
     uid = check_user(env, uid)
     if not uid:
+        failed()
         raise auth_error("bearer")
     return Caller(uid=uid, key=ratelimit.caller_key("key", key), method="apikey")

@@ -50,7 +50,7 @@ class Call:
     args: object  # MultiDict of the query string
     remote_addr: str
     content_length: int | None
-    read_body: object  # callable(limit) -> bytes
+    read_body: object  # callable(limit) -> the body, at most limit + 1 bytes of it
     trace_id: str = ""
     raw_body: bytes = b""
 
@@ -109,7 +109,7 @@ def _read_body(call, env):
     )
     if call.content_length is not None and call.content_length > limit:
         raise too_large
-    data = call.read_body(limit + 1)
+    data = call.read_body(limit)
     if len(data) > limit:
         raise too_large
     call.raw_body = data
@@ -168,17 +168,62 @@ class _Outcome:
         self.error = None
 
 
+def _count_failure(call, env, spec=None):
+    """Return the callable counting a failed authentication of this call's address.
+
+    With the config's limits, or the default ones where no config applies.
+    """
+    per_minute, per_hour = ((spec.rate_minute, spec.rate_hour) if spec
+                            else (DEFAULT_PER_MINUTE, DEFAULT_PER_HOUR))
+    return inbound_ratelimit.failure_counter(env.cr.dbname, call.remote_addr, per_minute,
+                                             per_hour)
+
+
+def _limit(env, outcome, bucket, per_minute, per_hour):
+    """Count the call in ``bucket``; its ``X-RateLimit-*`` go to every answer (429 when over)."""
+    decision = inbound_ratelimit.check(env.cr.dbname, bucket, per_minute, per_hour)
+    outcome.headers.update(ratelimit.headers(decision))
+
+
+def _limit_without_config(call, env, infra, outcome):
+    """Count a call no config applies to with the default limits; return its caller or None.
+
+    The caller is an Odoo API key's user, counted in the key's bucket; a call
+    without one is counted by its address. Wrong credentials count as a
+    failed authentication, and then as an anonymous call.
+    """
+    try:
+        caller = inbound_auth.apikey_caller(infra, call.headers,
+                                            on_failure=_count_failure(call, env))
+    except ApiError as exc:
+        if exc.code != "AUTHENTICATION_ERROR":
+            raise
+        caller = None  # maybe a config's own token: checked per resource
+    bucket = caller.key if caller else ratelimit.caller_key("ip", call.remote_addr or "0.0.0.0")  # noqa: S104
+    _limit(env, outcome, bucket, DEFAULT_PER_MINUTE, DEFAULT_PER_HOUR)
+    return caller
+
+
 def _run_resource(call, env, outcome):
     infra = api.Environment(env.cr, SUPERUSER_ID, {})
     route = inbound_rules.split_path(call.subpath)
-    if route is None:
-        raise ApiError("NOT_FOUND", f"No such path: {call.path}", {"path": call.path})
-    resource, shape, id_text = route
-    spec = infra["bj.api.sync.config"]._bj_inbound_spec(resource)
+    spec = infra["bj.api.sync.config"]._bj_inbound_spec(route[0]) if route else None
     if spec is None:
-        raise ApiError("NOT_FOUND", f"Unknown resource {resource!r}", {"resource": resource})
+        # Counted too, so that an authenticated caller's 404 carries its limits.
+        _limit_without_config(call, env, infra, outcome)
+        if route is None:
+            raise ApiError("NOT_FOUND", f"No such path: {call.path}", {"path": call.path})
+        raise ApiError("NOT_FOUND", f"Unknown resource {route[0]!r}", {"resource": route[0]})
+    resource, shape, id_text = route
     outcome.spec = spec
     outcome.res_model = spec.model
+    # Authenticated and counted first: every answer to the caller, a 405, a 404
+    # or a 413 too, carries its X-RateLimit-* headers. Failed attempts count per
+    # client address, with the config's limits: guessing credentials gets a 429
+    # once the window is full, before any pbkdf2 work.
+    caller = inbound_auth.authenticate(infra, spec, call.headers, call.remote_addr,
+                                       on_failure=_count_failure(call, env, spec))
+    _limit(env, outcome, caller.key, spec.rate_minute, spec.rate_hour)
     operation, allow = inbound_rules.resolve_operation(shape, call.method, spec.methods)
     if operation is None:
         raise inbound_rules.method_not_allowed(call.method, allow)
@@ -189,18 +234,6 @@ def _run_resource(call, env, outcome):
             raise ApiError("NOT_FOUND", f"No {resource} record with id {id_text!r}",
                            {"resource": resource, "id": id_text})
     raw = _read_body(call, env) if operation in ("create", "update", "batch", "delete") else b""
-    try:
-        caller = inbound_auth.authenticate(infra, spec, call.headers, call.remote_addr)
-    except ApiError as exc:
-        # Failed attempts count per client address, with the config's limits:
-        # guessing credentials gets a 429 once the window is full.
-        if exc.code == "AUTHENTICATION_ERROR":
-            bucket = "authfail:" + ratelimit.caller_key("ip", call.remote_addr or "0.0.0.0")  # noqa: S104
-            inbound_ratelimit.check(env.cr.dbname, bucket, spec.rate_minute, spec.rate_hour)
-        raise
-    decision = inbound_ratelimit.check(env.cr.dbname, caller.key, spec.rate_minute,
-                                       spec.rate_hour)
-    outcome.headers.update(ratelimit.headers(decision))
     user_env = env(user=caller.uid, su=False)
     res = inbound_crud.Resource(user_env, spec)
     if operation == "create":
@@ -255,7 +288,10 @@ def _serve(call, env, runner):
     text = dumps(body)
     duration_ms = (time.monotonic() - started) * 1000.0
     try:
-        write_log(env, call, outcome, status, (body, text), headers, duration_ms)
+        # A savepoint: a failing INSERT must not abort the request's transaction,
+        # which still holds the call's data write and is committed after this.
+        with env.cr.savepoint(flush=False):
+            write_log(env, call, outcome, status, (body, text), headers, duration_ms)
     except Exception:  # noqa: BLE001 - never lose the answer because of the log
         _logger.exception("Could not write the inbound API log (trace %s)", call.trace_id)
     return Answer(status, body, headers, text)
@@ -275,14 +311,7 @@ def _run_openapi(call, env, outcome):
     if call.method not in ("GET", "HEAD"):
         raise inbound_rules.method_not_allowed(call.method, ["GET", "HEAD"])
     infra = api.Environment(env.cr, SUPERUSER_ID, {})
-    try:
-        caller = inbound_auth.apikey_caller(infra, call.headers)
-    except ApiError:
-        caller = None  # maybe a config's own token: checked per resource
-    bucket = caller.key if caller else ratelimit.caller_key("ip", call.remote_addr or "0.0.0.0")  # noqa: S104
-    decision = inbound_ratelimit.check(env.cr.dbname, bucket, DEFAULT_PER_MINUTE,
-                                       DEFAULT_PER_HOUR)
-    outcome.headers.update(ratelimit.headers(decision))
+    caller = _limit_without_config(call, env, infra, outcome)
     resources = inbound_openapi.reachable_resources(env, infra, call, caller)
     document = openapi.build_document(resources, server_url="/")
     return 200, inbound_openapi.close_request_bodies(document)
@@ -344,18 +373,20 @@ def serve_webhooks(call, env, route, webhook_id=None):
     """Serve ``/webhooks``, ``/webhooks/{id}`` and ``/events/subscribe``."""
 
     def runner(call, env, outcome):
+        infra = api.Environment(env.cr, SUPERUSER_ID, {})
+        # Limits first, as for resources: failures count per address before any
+        # pbkdf2 work, and every answer to the caller carries its X-RateLimit-*.
+        count_failure = _count_failure(call, env)
+        caller = inbound_auth.apikey_caller(infra, call.headers, on_failure=count_failure)
+        if caller is None:
+            count_failure()
+            raise inbound_auth.auth_error("bearer", "An Odoo API key is required")
+        _limit(env, outcome, caller.key, DEFAULT_PER_MINUTE, DEFAULT_PER_HOUR)
         allowed = {"webhooks": ["GET", "POST"], "webhook": ["DELETE"],
                    "subscribe": ["POST"]}[route]
         if call.method not in allowed:
             raise inbound_rules.method_not_allowed(call.method, allowed)
-        infra = api.Environment(env.cr, SUPERUSER_ID, {})
         raw = _read_body(call, env) if call.method == "POST" else b""
-        caller = inbound_auth.apikey_caller(infra, call.headers)
-        if caller is None:
-            raise inbound_auth.auth_error("bearer", "An Odoo API key is required")
-        decision = inbound_ratelimit.check(env.cr.dbname, caller.key, DEFAULT_PER_MINUTE,
-                                           DEFAULT_PER_HOUR)
-        outcome.headers.update(ratelimit.headers(decision))
         outcome.res_model = "bj.api.webhook"
         if route == "webhook":
             return inbound_webhooks.delete(env, infra, caller, webhook_id)
