@@ -27,6 +27,7 @@ from odoo.http import request
 from ..services import inbound_pipeline
 
 _BODY_ATTR = "bj_api_sync_body"
+_UNREAD_ATTR = "bj_api_sync_body_unread"
 _CHUNK = 64 * 1024
 
 
@@ -51,7 +52,8 @@ def capture_body(httprequest, limit):
     is over the limit is not read at all (``b""``). The result is kept on the
     request. Werkzeug's own body cache gets the body when it is within the
     limit, else nothing, so that its form parser (Odoo reads ``form`` for
-    every ``type='http'`` route) never reads the rest of the stream either.
+    every ``type='http'`` route) never reads the rest of the stream either;
+    the answer then closes the connection (see :func:`_respond`).
     """
     # Odoo's HTTPRequest exposes no stream: its werkzeug request does.
     wrapped = getattr(httprequest, "_HTTPRequest__wrapped", httprequest)
@@ -61,11 +63,18 @@ def capture_body(httprequest, limit):
     data = getattr(wrapped, "_cached_data", None)  # read in full before us
     if data is None:
         length = wrapped.content_length
-        data = b"" if length is not None and length > limit else _read_capped(wrapped.stream,
-                                                                              limit)
-        wrapped._cached_data = data if len(data) <= limit else b""
+        unread = length is not None and length > limit
+        data = b"" if unread else _read_capped(wrapped.stream, limit)
+        unread = unread or len(data) > limit
+        wrapped._cached_data = b"" if unread else data
+        setattr(wrapped, _UNREAD_ATTR, unread)
     setattr(wrapped, _BODY_ATTR, data)
     return data
+
+
+def _body_left_unread(httprequest):
+    wrapped = getattr(httprequest, "_HTTPRequest__wrapped", httprequest)
+    return getattr(wrapped, _UNREAD_ATTR, False)
 
 
 def _call(subpath=""):
@@ -88,9 +97,9 @@ def _call(subpath=""):
 
 def _respond(answer):
     headers = [("Content-Type", "application/json; charset=utf-8"), *answer.headers.items()]
-    if answer.status == 413:
-        # The rest of the body was left unread on the connection: it cannot
-        # carry another request.
+    if _body_left_unread(request.httprequest):
+        # The rest of the body is still on the connection: it cannot carry
+        # another request.
         headers.append(("Connection", "close"))
     return request.make_response(answer.text, headers=headers, status=answer.status)
 

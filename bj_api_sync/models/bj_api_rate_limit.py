@@ -6,8 +6,10 @@ from odoo import api, fields, models
 _logger = logging.getLogger(__name__)
 
 # Hit counters of the inbound API's fixed windows. The statement runs on its own
-# cursor (see services/inbound_ratelimit.py), so the ON CONFLICT row lock is
-# held for one statement, never for the duration of a request.
+# cursor at READ COMMITTED (see services/inbound_ratelimit.py), so the ON
+# CONFLICT row lock is held for one statement, never for the duration of a
+# request, and concurrent hits of one row wait for each other instead of
+# failing to serialize.
 HIT_SQL = """
     INSERT INTO bj_api_rate_limit (caller_key, window_name, window_start, expires_at, count)
     VALUES {values}

@@ -287,17 +287,19 @@ class TestChunkedBody(BjApiHttpCase):
                 body += data
         return int(lines[0].split()[1]), headers, body
 
-    def test_chunked_body_over_the_limit_is_413_without_reading_it_all(self):
-        name = f"chunked too large {self.tag}"
-        head = (
-            "POST /api/sync/v1/res.partner HTTP/1.1\r\n"
+    def _head(self, method, path):
+        return (
+            f"{method} /api/sync/v1/{path} HTTP/1.1\r\n"
             f"Host: {urlsplit(self.base_url()).netloc}\r\n"
             f"Authorization: Bearer {self.api_key}\r\n"
             "Content-Type: application/json\r\n"
             "Transfer-Encoding: chunked\r\n\r\n"
         ).encode()
+
+    def test_chunked_body_over_the_limit_is_413_without_reading_it_all(self):
+        name = f"chunked too large {self.tag}"
         chunk = json.dumps({"data": {"name": name, "comment": "x" * 3000}}).encode()
-        status, headers, body = self._raw_exchange(head, chunk)
+        status, headers, body = self._raw_exchange(self._head("POST", "res.partner"), chunk)
         self.assertEqual(status, 413, body)
         self.assertTrue(headers["Content-Type"].startswith("application/json"))
         self.assertEqual(headers.get("Connection"), "close")
@@ -306,6 +308,13 @@ class TestChunkedBody(BjApiHttpCase):
         self.assertEqual(answer["error"]["details"]["maximum"], 2000)
         self.assertEqual(answer["error"]["trace_id"], headers["X-Request-Id"])
         self.assertFalse(self.env["res.partner"].search([("name", "=", name)]))
+
+    def test_body_left_unread_closes_the_connection(self):
+        # A GET reads no body, but the rest of this one is still on the line.
+        status, headers, body = self._raw_exchange(self._head("GET", "res.partner/search?limit=1"),
+                                                   b"x" * 3000)
+        self.assertEqual(status, 200, body)
+        self.assertEqual(headers.get("Connection"), "close")
 
     def test_chunked_body_within_the_limit_is_read(self):
         name = f"chunked {self.tag}"
