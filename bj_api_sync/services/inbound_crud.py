@@ -186,9 +186,9 @@ class Resource:
         return records, len(query)
 
     def _field_values(self, records, names):
-        """Return one ``{field: JSON value}`` per record for plain field ``names``."""
+        """Return one ``{"id", field: JSON value...}`` per record for plain field ``names``."""
         if not names:
-            return [{} for _record in records]
+            return [{"id": record.id} for record in records]
         names = records.check_field_access_rights("read", names)
         # Records come from search_fetch(): access rules are applied and the
         # values are in cache, so format them without a second access query.
@@ -248,10 +248,11 @@ class Resource:
         names = self._names(selection)
         if not names:
             return [{"id": record.id, **data} for record, data in zip(records, built)]
-        plain = self._field_values(records, names)
+        plain = {values["id"]: values for values in self._field_values(records, names)}
         keys = self.spec.output_keys
         result = []
-        for record, data, values in zip(records, built, plain):
+        for record, data in zip(records, built):
+            values = plain.get(record.id, {})
             item = {"id": record.id}
             for name in selection:
                 if name in keys:

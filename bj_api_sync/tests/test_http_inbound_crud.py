@@ -88,6 +88,8 @@ class TestInboundCrud(BjApiHttpCase):
         )
         self.assertEqual(body["data"], {"id": self.partner.id, "name": self.partner.name,
                                         "email": None})
+        body = self.assertJson(self.call("GET", f"res.partner/{self.partner.id}?fields=id"), 200)
+        self.assertEqual(body["data"], {"id": self.partner.id})
         body = self.assertJson(
             self.call("GET", f"res.partner/{self.partner.id}?fields=name,nope"), 400,
             "VALIDATION_ERROR",
