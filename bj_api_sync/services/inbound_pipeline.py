@@ -6,7 +6,9 @@ config, checks the verb, authenticates, applies the rate limit, runs the
 operation as the caller and maps every failure to the contract's error
 envelope. On failure the request transaction is rolled back *before* the
 answer is built, so that nothing of a failed call is kept; the ``bj.api.log``
-row is then written on the same cursor and committed with the response.
+row is then written on the same cursor, in a savepoint of its own (a failing
+log INSERT loses neither the answer nor the call's writes), and committed
+with the response.
 PostgreSQL concurrency errors are re-raised so that Odoo retries the request.
 """
 import json
@@ -14,6 +16,8 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
+
+import psycopg2
 
 from odoo import SUPERUSER_ID, api
 
@@ -288,10 +292,7 @@ def _serve(call, env, runner):
     text = dumps(body)
     duration_ms = (time.monotonic() - started) * 1000.0
     try:
-        # A savepoint: a failing INSERT must not abort the request's transaction,
-        # which still holds the call's data write and is committed after this.
-        with env.cr.savepoint(flush=False):
-            write_log(env, call, outcome, status, (body, text), headers, duration_ms)
+        write_log(env, call, outcome, status, (body, text), headers, duration_ms)
     except Exception:  # noqa: BLE001 - never lose the answer because of the log
         _logger.exception("Could not write the inbound API log (trace %s)", call.trace_id)
     return Answer(status, body, headers, text)
@@ -325,16 +326,19 @@ _LOG_COLUMNS = (
 # One plain INSERT: the log row is written on every call, and the ORM's create()
 # (defaults, access checks, cache, precompute) costs several times more. The
 # model has no business logic on create; create_uid is the superuser, as for
-# any infrastructure row.
+# any infrastructure row. It runs inside a savepoint, sent with it in one
+# round trip: a failing INSERT must not abort the request's transaction, which
+# still holds the call's data write and is committed after the log.
 _LOG_SQL = """
+    SAVEPOINT bj_api_sync_log;
     INSERT INTO bj_api_log (
         config_id, direction, http_method, url, request_headers, request_body,
         status_code, response_headers, response_body, duration_ms, state,
         error_message, attempt, res_model, res_ids, trace_id,
         create_uid, write_uid, create_date, write_date)
     VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
-            now() at time zone 'UTC', now() at time zone 'UTC')
-    RETURNING id
+            now() at time zone 'UTC', now() at time zone 'UTC');
+    RELEASE SAVEPOINT bj_api_sync_log
 """
 
 
@@ -401,8 +405,18 @@ def serve_webhooks(call, env, route, webhook_id=None):
 
 
 def write_log(env, call, outcome, status, body, headers, duration_ms):
-    """Write the ``bj.api.log`` row of a call on the request cursor; return its id."""
+    """Write the ``bj.api.log`` row of a call on the request cursor.
+
+    A failure of the INSERT is raised after undoing the INSERT alone: the
+    request's transaction stays usable, with the call's own writes.
+    """
     infra = api.Environment(env.cr, SUPERUSER_ID, {})
     values = log_values(infra, call, outcome, status, body, headers, duration_ms)
-    env.cr.execute(_LOG_SQL, [values[c] for c in _LOG_COLUMNS] + [SUPERUSER_ID, SUPERUSER_ID])
-    return env.cr.fetchone()[0]
+    params = [values[c] for c in _LOG_COLUMNS] + [SUPERUSER_ID, SUPERUSER_ID]
+    try:
+        env.cr.execute(_LOG_SQL, params)
+    except psycopg2.Error:
+        # The savepoint was taken before the INSERT failed.
+        env.cr.execute("ROLLBACK TO SAVEPOINT bj_api_sync_log; "
+                       "RELEASE SAVEPOINT bj_api_sync_log")
+        raise
