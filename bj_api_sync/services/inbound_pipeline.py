@@ -309,10 +309,10 @@ def serve_openapi(call, env):
 
 
 def _run_openapi(call, env, outcome):
-    if call.method not in ("GET", "HEAD"):
-        raise inbound_rules.method_not_allowed(call.method, ["GET", "HEAD"])
     infra = api.Environment(env.cr, SUPERUSER_ID, {})
     caller = _limit_without_config(call, env, infra, outcome)
+    if call.method not in ("GET", "HEAD"):
+        raise inbound_rules.method_not_allowed(call.method, ["GET", "HEAD"])
     resources = inbound_openapi.reachable_resources(env, infra, call, caller)
     document = openapi.build_document(resources, server_url="/")
     return 200, inbound_openapi.close_request_bodies(document)

@@ -139,6 +139,9 @@ class TestRateLimitHeadersEverywhere(BjApiHttpCase):
         response = self.call("GET", "")
         self.assertJson(response, 404, "NOT_FOUND")
         self.assertLimits(response, default, default - 2)
+        response = self.call("POST", "openapi.json", {})
+        self.assertJson(response, 405, "METHOD_NOT_ALLOWED")
+        self.assertLimits(response, default, default - 3)
 
     def test_method_not_allowed_and_other_refusals_get_the_config_limits(self):
         endpoint = f"limited-{self.tag}"
