@@ -613,6 +613,41 @@ def _resource_parameters(resource, schema_name):
     }
 
 
+#: Query names of the search operation itself: a filter with one of them is ignored.
+SEARCH_PARAMETERS = frozenset({"domain", "fields", "limit", "offset", "order", "page",
+                               "per_page"})
+
+
+def _filter_value_schema(ftype):
+    """Schema of one ``?key=value`` filter value (see inbound_rules.param_term)."""
+    if ftype in ("integer", "many2one", "many2one_reference"):
+        return {"type": "integer", "minimum": -INT4_MAX, "maximum": INT4_MAX}
+    if ftype in ("float", "monetary"):
+        return {"type": "number"}
+    if ftype == "boolean":
+        return {"type": "boolean"}
+    return {"type": "string"}
+
+
+def _filter_parameters(resource):
+    """The config's parameter filters (``?key=value``) of the search operation."""
+    params = []
+    for item in resource.get("filters") or ():
+        name = item["name"]
+        if name in SEARCH_PARAMETERS:
+            continue
+        operator = item.get("operator") or "="
+        schema = _filter_value_schema(item.get("type"))
+        param = {"name": name, "in": "query", "required": False,
+                 "description": f"Filter: {item.get('field') or name} {operator} value",
+                 "schema": schema}
+        if operator == "in":
+            param.update(style="form", explode=False,
+                         schema={"type": "array", "items": schema})
+        params.append(param)
+    return params
+
+
 def _selection_schema_of(resource):
     return {"type": "array", "items": {"type": "string", "enum": _selectable(resource)}}
 
@@ -679,6 +714,7 @@ def _resource_paths(resource, schema_name, prefix, security):
             *(_ref("parameters", n) for n in ("limit", "offset")),
             _ref("parameters", f"{schema_name}.order"),
             *(_ref("parameters", n) for n in ("page", "per_page")),
+            *_filter_parameters(resource),
         ]
         paths[f"{base}/search"] = {"get": _operation(
             f"{prefix}_search", f"Search {endpoint} records", tags, security,
@@ -804,7 +840,9 @@ def build_document(resources, *, title="bj_api_sync", version="17.0", server_url
     external keys (dotted keys become nested objects) to ``fields_get()``
     descriptions (plus ``has_default``: a create may leave the field out), and
     the optional ``selectable`` lists the names ``fields``/``return_fields``
-    accept (default: the keys of ``fields``). Examples of ``domain``, ``order``
+    accept (default: the keys of ``fields``), the optional ``filters`` the
+    config's parameter filters of the search (``{"name", "field", "type",
+    "operator"}``). Examples of ``domain``, ``order``
     and ``fields`` use the resource's own keys. Each resource gets
     ``components.schemas`` ``<Name>``
     (output), ``<Name>Input`` (create: read-only fields left out, required

@@ -15,14 +15,14 @@ from dataclasses import dataclass, field
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 
-from ..engine import inbound_rules, mapping, payload, query
+from ..engine import inbound_rules, mapping, openapi, payload, query
 from ..engine.errors import ApiError
 from . import inbound_errors, odoo_mapping
 
 _logger = logging.getLogger(__name__)
 
 MAX_LIMIT = query.MAX_LIMIT
-_SEARCH_KEYS = frozenset({"domain", "fields", "limit", "offset", "order", "page", "per_page"})
+_SEARCH_KEYS = openapi.SEARCH_PARAMETERS
 
 
 @dataclass

@@ -75,6 +75,17 @@ def _fields(env, spec):
     return fields, selectable
 
 
+def _filters(env, spec):
+    """The config's parameter filters on fields the user may read."""
+    readable = env["bj.api.sync.config"]._bj_field_sets(spec.model).readable
+    return [
+        {"name": key, "field": fname, "operator": operator,
+         "type": readable[fname].get("type")}
+        for key, fname, operator in spec.params
+        if fname in readable
+    ]
+
+
 def reachable_resources(env, infra, call, caller):
     """Return the resource descriptions for this call (see module docstring).
 
@@ -112,6 +123,7 @@ def reachable_resources(env, infra, call, caller):
             "methods": sorted(spec.methods),
             "fields": fields,
             "selectable": selectable,
+            "filters": _filters(user_env, spec),
             "identifier": spec.identifier.key if spec.identifier else None,
             "auth_type": spec.auth_type,
             "custom_headers": [name for name, _value in spec.headers],

@@ -381,6 +381,8 @@ class TestInboundOpenApiExamples(BjApiHttpCase):
                         "field_id": field("res.partner", "email").id}),
                 (0, 0, {"external_key": "lang", "field_id": field("res.partner", "lang").id}),
             ],
+            param_ids=[(0, 0, {"key": "mail", "field_id": field("res.partner", "email").id,
+                               "operator": "="})],
         )
         cls.partner = cls.env["res.partner"].create({"name": f"Example {cls.tag}"})
 
@@ -416,6 +418,17 @@ class TestInboundOpenApiExamples(BjApiHttpCase):
         body = self.assertJson(self.call(
             "GET", f"mapped/{self.partner.id}?fields={','.join(fields['example'])}"), 200)
         self.assertEqual(body["data"]["full_name"], self.partner.name)
+
+    def test_parameter_filters_are_declared(self):
+        document = self._document()
+        search = document["paths"]["/api/sync/v1/mapped/search"]["get"]
+        inline = [p for p in search["parameters"] if "$ref" not in p]
+        self.assertEqual([(p["name"], p["schema"]) for p in inline],
+                         [("mail", {"type": "string"})])
+        self.partner.email = f"filter{self.tag}@example.com"
+        body = self.assertJson(
+            self.call("GET", f"mapped/search?mail=filter{self.tag}@example.com"), 200)
+        self.assertEqual([r["id"] for r in body["records"]], [self.partner.id])
 
     def test_required_keys_are_declared(self):
         schemas = self._document()["components"]["schemas"]

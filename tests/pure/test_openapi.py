@@ -674,3 +674,23 @@ def test_examples_validate_against_their_schemas():
             validator.validate(parameter["example"], parameter["schema"],
                                cls=validator.OAS30Validator)
             assert ref
+
+
+def test_parameter_filters_of_the_config_are_search_parameters():
+    resource = dict(ORDER, methods=["GET"], filters=[
+        {"name": "mail", "field": "email", "type": "char", "operator": "="},
+        {"name": "rank", "field": "customer_rank", "type": "integer", "operator": ">"},
+        {"name": "ids", "field": "id", "type": "integer", "operator": "in"},
+        {"name": "vip", "field": "is_company", "type": "boolean", "operator": "="},
+        {"name": "limit", "field": "color", "type": "integer", "operator": "="},
+    ])
+    document = build_document([resource])
+    search = document["paths"][f"{BASE}/orders/search"]["get"]
+    inline = {p["name"]: p for p in search["parameters"] if "$ref" not in p}
+    assert set(inline) == {"mail", "rank", "ids", "vip"}  # limit is the paging one
+    assert inline["mail"]["schema"] == {"type": "string"}
+    assert inline["rank"]["schema"]["type"] == "integer"
+    assert inline["rank"]["description"] == "Filter: customer_rank > value"
+    assert inline["ids"]["schema"] == {"type": "array", "items": inline["rank"]["schema"]}
+    assert (inline["ids"]["style"], inline["ids"]["explode"]) == ("form", False)
+    assert inline["vip"]["schema"] == {"type": "boolean"}
