@@ -20,9 +20,9 @@ index matches a stored key still pays Odoo's own check first: it may be a
 legitimate client behind the same address.) Successful API-key checks are
 remembered for :data:`APIKEY_CACHE_TTL` seconds in a per-process cache keyed
 by a SHA-256 of the credentials (Odoo's pbkdf2 check costs milliseconds per
-call). Whatever
-the path, the resulting user must be an active internal user and never the
-superuser: the request then runs with that user's access rights.
+call). Whatever the path, the resulting user must be an active internal user
+and never the superuser: the request then runs with that user's access
+rights.
 """
 import logging
 from dataclasses import dataclass

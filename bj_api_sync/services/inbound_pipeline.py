@@ -2,13 +2,14 @@
 
 The controller hands a :class:`Call` (what it read from the HTTP request) to
 :func:`serve_resource` / :func:`serve_openapi`; this module resolves the
-config, checks the verb, authenticates, applies the rate limit, runs the
-operation as the caller and maps every failure to the contract's error
-envelope. On failure the request transaction is rolled back *before* the
-answer is built, so that nothing of a failed call is kept; the ``bj.api.log``
-row is then written on the same cursor, in a savepoint of its own (a failing
-log INSERT loses neither the answer nor the call's writes), and committed
-with the response.
+config, authenticates, applies the rate limit (first, so that every answer
+to an authenticated caller carries its ``X-RateLimit-*`` headers), checks
+the verb, reads the body, runs the operation as the caller and maps every
+failure to the contract's error envelope. On failure the request
+transaction is rolled back *before* the answer is built, so that nothing of
+a failed call is kept; the ``bj.api.log`` row is then written on the same
+cursor, in a savepoint of its own (a failing log INSERT loses neither the
+answer nor the call's writes), and committed with the response.
 PostgreSQL concurrency errors are re-raised so that Odoo retries the request.
 """
 import json
@@ -224,7 +225,7 @@ def _run_resource(call, env, outcome):
     # Authenticated and counted first: every answer to the caller, a 405, a 404
     # or a 413 too, carries its X-RateLimit-* headers. Failed attempts count per
     # client address, with the config's limits: guessing credentials gets a 429
-    # once the window is full, before any pbkdf2 work.
+    # once the window is full, before the hash a wrong key would cost.
     caller = inbound_auth.authenticate(infra, spec, call.headers, call.remote_addr,
                                        on_failure=_count_failure(call, env, spec))
     _limit(env, outcome, caller.key, spec.rate_minute, spec.rate_hour)
@@ -378,8 +379,9 @@ def serve_webhooks(call, env, route, webhook_id=None):
 
     def runner(call, env, outcome):
         infra = api.Environment(env.cr, SUPERUSER_ID, {})
-        # Limits first, as for resources: failures count per address before any
-        # pbkdf2 work, and every answer to the caller carries its X-RateLimit-*.
+        # Limits first, as for resources: failures count per address before the
+        # hash a wrong key would cost, and every answer to the caller carries
+        # its X-RateLimit-*.
         count_failure = _count_failure(call, env)
         caller = inbound_auth.apikey_caller(infra, call.headers, on_failure=count_failure)
         if caller is None:
