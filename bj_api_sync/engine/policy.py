@@ -207,9 +207,10 @@ def idle_sleep(
     one is due but another worker holds it). The worker stays for an item due
     within ``stay`` seconds, looking again at least every ``poll`` seconds (new
     items may come) and never past the ``remaining`` seconds of its run.
-    Returns None when the worker should end its run instead.
+    Returns None when the worker should end its run instead (always with a
+    ``stay`` of 0: a worker that never waits).
     """
-    if seconds_to_due is None or seconds_to_due > stay or remaining <= 0:
+    if seconds_to_due is None or stay <= 0 or seconds_to_due > stay or remaining <= 0:
         return None
     pause = seconds_to_due if seconds_to_due > 0 else BUSY_PAUSE
     return max(min(pause, poll, remaining), 0.0)

@@ -42,6 +42,11 @@ NEXT_DUE_SQL = """
 """
 
 
+def _seconds_until(moment):
+    """Seconds from now until ``moment`` (a naive UTC datetime; None gives None)."""
+    return None if moment is None else (moment - outbound.utc_now()).total_seconds()
+
+
 class BjApiOutbox(models.Model):
     """A delivery waiting for, or done by, the outbound worker (the outbox).
 
@@ -144,9 +149,8 @@ class BjApiOutbox(models.Model):
         if not cron:
             return
         start = None
-        if at is not None:
-            lead = policy.start_delay((at - outbound.utc_now()).total_seconds(), STAY_SECONDS)
-            start = outbound.utc_now() + timedelta(seconds=lead) if lead else None
+        if at is not None and policy.start_delay(_seconds_until(at), STAY_SECONDS):
+            start = at - timedelta(seconds=STAY_SECONDS)
         cron.sudo()._trigger(at=start)
 
     # --------------------------------------------------------------- delivery
@@ -168,12 +172,11 @@ class BjApiOutbox(models.Model):
         # at the transaction's start).
         return self._lock_row(CLAIM_SQL, (outbound.utc_now(),))
 
-    def _seconds_to_next_due(self):
-        """Return the seconds until the next waiting item is due (<= 0: due), or None."""
+    def _next_due(self):
+        """Return when the next waiting item is due (a UTC datetime), or None."""
         self.flush_model()
         self.env.cr.execute(NEXT_DUE_SQL)
-        nxt = self.env.cr.fetchone()[0]
-        return None if nxt is None else (nxt - outbound.utc_now()).total_seconds()
+        return self.env.cr.fetchone()[0]
 
     @api.model
     def _cron_deliver(self, budget_seconds=RUN_BUDGET_SECONDS, limit=None, stay_seconds=None):
@@ -197,7 +200,7 @@ class BjApiOutbox(models.Model):
                 break
             item = self._claim_next()
             if not item:
-                pause = policy.idle_sleep(self._seconds_to_next_due(), stay=stay_seconds,
+                pause = policy.idle_sleep(_seconds_until(self._next_due()), stay=stay_seconds,
                                           poll=POLL_SECONDS, remaining=remaining)
                 if pause is None:
                     break
@@ -222,9 +225,9 @@ class BjApiOutbox(models.Model):
 
     def _schedule_next_run(self):
         """Trigger the worker again in time for the next waiting item, if any."""
-        wait = self._seconds_to_next_due()
-        if wait is not None:
-            self._trigger_delivery(at=outbound.utc_now() + timedelta(seconds=wait))
+        nxt = self._next_due()
+        if nxt is not None:
+            self._trigger_delivery(at=nxt)
 
     # ------------------------------------------------------------------ actions
     def action_retry(self):

@@ -233,6 +233,7 @@ def test_idle_worker_ends_its_run_for_nothing_far_or_no_time_left():
     assert policy.idle_sleep(75.1, **IDLE) is None
     assert policy.idle_sleep(1.0, stay=75, poll=0.5, remaining=0) is None
     assert policy.idle_sleep(1.0, stay=0, poll=0.5, remaining=10) is None
+    assert policy.idle_sleep(0.0, stay=0, poll=0.5, remaining=10) is None
 
 
 def test_an_item_due_but_held_by_another_worker_is_polled_briefly():
