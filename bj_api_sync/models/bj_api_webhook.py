@@ -76,9 +76,10 @@ class BjApiWebhook(models.Model):
         """Refuse conditions that reach a field the owner may not read.
 
         Odoo evaluates an automation rule's conditions as superuser: a path
-        such as ``user_id.login`` would otherwise tell the owner, through the
-        events it receives, values of records or fields hidden from them.
-        Every segment of every path is checked, not only the first.
+        such as ``parent_id.signup_type`` (a field simple users may not read)
+        would otherwise tell the owner, through the events it receives, values
+        hidden from them. Every segment of every path is checked, not only the
+        first.
         """
         for webhook in self.filtered("config_id"):
             domains = [webhook.config_id._get_filter_domain()]
