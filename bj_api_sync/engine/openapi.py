@@ -21,6 +21,8 @@ API_BASE = "/api/sync/v1"
 RESERVED_ENDPOINTS = frozenset({"webhooks", "events", "openapi.json", "search", "batch"})
 
 _VERBS = ("GET", "POST", "PUT", "DELETE")
+#: Text the API stores: PostgreSQL cannot hold NUL characters (payload.py refuses them).
+NO_NUL_PATTERN = "^[^\\x00]*$"
 _X2MANY = ("one2many", "many2many")
 _NUMERIC = ("integer", "float", "monetary")
 _ERROR_RESPONSES = (
@@ -140,6 +142,8 @@ def _base_schema(desc, mode):
         size = desc.get("size")
         if ftype == "char" and isinstance(size, int) and size > 0:
             schema["maxLength"] = size
+        if mode == "input":
+            schema["pattern"] = NO_NUL_PATTERN
         return schema
     if ftype == "selection":
         return _selection_schema(desc)

@@ -694,3 +694,13 @@ def test_parameter_filters_of_the_config_are_search_parameters():
     assert inline["ids"]["schema"] == {"type": "array", "items": inline["rank"]["schema"]}
     assert (inline["ids"]["style"], inline["ids"]["explode"]) == ("form", False)
     assert inline["vip"]["schema"] == {"type": "boolean"}
+
+
+def test_input_text_excludes_nul_characters():
+    validator = pytest.importorskip("openapi_schema_validator")
+    schemas = build_document([MAPPED])["components"]["schemas"]
+    text = schemas["PartnersInput"]["properties"]["full_name"]
+    validator.validate("Ada Lovelace\n\u00e9", text, cls=validator.OAS30Validator)
+    with pytest.raises(Exception):
+        validator.validate("a\x00b", text, cls=validator.OAS30Validator)
+    assert "pattern" not in schemas["Partners"]["properties"]["full_name"]
