@@ -239,10 +239,15 @@ class TestFailedAuthenticationLimitedFirst(BjApiHttpCase):
 
     def test_resource_failures_are_limited_before_the_hash(self):
         endpoint = f"guarded-{self.tag}/search?limit=1"
+        attempts = ({"Authorization": f"Bearer {self.wrong_key}"},
+                    {"Authorization": "Basic Zm9vOmJhcg=="}, {})
+        for headers in attempts:
+            self.assertJson(self.call("GET", endpoint, auth=False, headers=headers), 401,
+                            "AUTHENTICATION_ERROR")
+        self.assertEqual(self._failures(), 3, "each failed attempt counts once")
         self._fill(5)
         with self._hashes() as verify:
-            for headers in ({"Authorization": f"Bearer {self.wrong_key}"},
-                            {"Authorization": "Basic Zm9vOmJhcg=="}, {}):
+            for headers in attempts:
                 with self.subTest(headers=headers):
                     response = self.call("GET", endpoint, auth=False, headers=headers)
                     self.assertJson(response, 429, "RATE_LIMIT_EXCEEDED")
