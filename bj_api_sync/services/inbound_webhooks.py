@@ -14,14 +14,12 @@ from urllib.parse import urlparse
 
 from ..engine import openapi, payload, query
 from ..engine.errors import ApiError
-from ..engine.url_guard import internal_host
+from ..engine.url_guard import ALLOW_INTERNAL_PARAM, allows_internal, internal_host
 from ..models.bj_api_webhook import EVENT_TRIGGERS
 
 _WEBHOOK_KEYS = ("url", "events", "model", "fields", "conditions", "authentication")
 _SUBSCRIBE_KEYS = ("callback_url", "events", "model", "fields", "filters", "authentication")
 _AUTH_KEYS = ("type", "token", "username", "password", "header_name", "header_value")
-# Off by default: a webhook may not target this machine or a private network.
-ALLOW_INTERNAL_PARAM = "bj_api_sync.webhook_allow_internal_urls"
 
 
 def _bad(message, **details):
@@ -34,8 +32,9 @@ def _url(infra, value, name):
     parsed = urlparse(value.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise _bad(f"'{name}' must be an absolute http(s) URL", parameter=name)
-    allow = infra["ir.config_parameter"].get_param(ALLOW_INTERNAL_PARAM, "")
-    host = None if allow.strip().lower() in ("1", "true", "yes") else internal_host(value)
+    # Off by default: a webhook may not target this machine or a private network.
+    allow = allows_internal(infra["ir.config_parameter"].get_param(ALLOW_INTERNAL_PARAM))
+    host = None if allow else internal_host(value)
     if host:
         raise _bad(
             f"'{name}' points to {host}, an address on this server or a private network; "
