@@ -450,21 +450,27 @@ class BjApiSyncConfig(models.Model):
             message = _("Cannot reach %(url)s: %(error)s", url=config.url, error=result.error)
         elif status in (401, 403):
             kind = "warning"
-            message = _("The server answered HTTP %(status)s: the credentials were refused.",
+            message = _("Reached the server, but it refused the credentials (HTTP %(status)s).",
                         status=status)
-        elif status >= 500:
+        elif status in (404, 405):
             kind = "warning"
-            message = _("The server answered HTTP %(status)s (server error).", status=status)
+            message = _("Reached the server, but it does not serve this URL or method "
+                        "(HTTP %(status)s).", status=status)
+        elif status >= 400:
+            kind = "danger"
+            message = _("The server answered HTTP %(status)s: %(error)s", status=status,
+                        error=result.error)
         else:
             kind = "success"
             message = _("Connected: HTTP %(status)s in %(ms)s ms.", status=status,
                         ms=round(result.duration_ms))
-        self.env["bj.api.log"].sudo().create(
-            factory.log_values(
-                result, state="success" if kind == "success" else "failed", attempt=1,
-                res_model=False, res_ids=[],
-            )
+        values = factory.log_values(
+            result, state="success" if kind == "success" else "failed", attempt=1,
+            res_model=False, res_ids=[],
         )
+        # The log says what went on the wire: a test is a HEAD, whatever the config's verb.
+        values["http_method"] = req.method
+        self.env["bj.api.log"].sudo().create(values)
         return self._notify(kind, message, sticky=kind != "success")
 
     def _notify(self, kind, message, sticky=False):
@@ -472,7 +478,9 @@ class BjApiSyncConfig(models.Model):
             "type": "ir.actions.client",
             "tag": "display_notification",
             "params": {"type": kind, "message": message, "sticky": sticky,
-                       "title": self.name},
+                       "title": self.name,
+                       # Reload the form, so its Logs count includes this call.
+                       "next": {"type": "ir.actions.act_window_close"}},
         }
 
     def action_view_outbox(self):

@@ -524,3 +524,32 @@ class TestOutbox(OutboundCase):
         action = self.config.action_test_connection()
         self.assertEqual(action["params"]["type"], "danger")
         self.assertIn("Cannot reach", action["params"]["message"])
+
+    def _test_connection_says(self, status):
+        self.server.clear()
+        self.server.script(None, [Response(status, {})])
+        params = self.config.action_test_connection()["params"]
+        log = self.env["bj.api.log"].search([("config_id", "=", self.config.id)], limit=1)
+        return params, log
+
+    def test_test_connection_tells_what_the_answer_means(self):
+        expected = {
+            204: ("success", "Connected: HTTP 204", "success"),
+            302: ("success", "Connected: HTTP 302", "success"),
+            401: ("warning", "refused the credentials (HTTP 401)", "failed"),
+            403: ("warning", "refused the credentials (HTTP 403)", "failed"),
+            404: ("warning", "does not serve this URL or method (HTTP 404)", "failed"),
+            405: ("warning", "does not serve this URL or method (HTTP 405)", "failed"),
+            400: ("danger", "HTTP 400", "failed"),
+            503: ("danger", "HTTP 503", "failed"),
+        }
+        for status, (kind, text, state) in expected.items():
+            with self.subTest(status=status):
+                params, log = self._test_connection_says(status)
+                self.assertEqual(params["type"], kind)
+                self.assertIn(text, params["message"])
+                # the method really sent, not the config's verb
+                self.assertEqual((log.http_method, log.status_code, log.state),
+                                 ("HEAD", status, state))
+                # the form reloads after the notification, so its Logs count is current
+                self.assertEqual(params["next"], {"type": "ir.actions.act_window_close"})

@@ -60,5 +60,5 @@ class TestTourConfig(HttpCase):
 
         log = self.env["bj.api.log"].search([("config_id", "=", config.id)])
         self.assertEqual(len(log), 1)
-        self.assertEqual((log.state, log.status_code), ("success", 200))
+        self.assertEqual((log.state, log.status_code, log.http_method), ("success", 200, "HEAD"))
         self.assertNotIn("tour-secret-token", log.request_headers or "")

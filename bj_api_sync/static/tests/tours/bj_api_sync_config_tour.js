@@ -158,6 +158,12 @@ registry.category("web_tour.tours").add("bj_api_sync_config_tour", {
                 extra_trigger: ".o_breadcrumb .active:contains('" + CONFIG_NAME + "')",
                 isCheck: true,
             },
+            {
+                content: "Right after the test, the Logs button counts the call",
+                trigger: "button[name=action_view_logs]:has(.o_stat_value:contains('1'))",
+                extra_trigger: `.o_breadcrumb .active:contains("${CONFIG_NAME}")`,
+                isCheck: true,
+            },
             openTab("Field Mappings"),
             {
                 content: "The saved configuration lists the two mappings",
@@ -177,11 +183,12 @@ registry.category("web_tour.tours").add("bj_api_sync_config_tour", {
                 run: "click",
             },
             {
-                content: "The call is the only log row: to the sink, 200, success",
+                content: "The call is the only log row: HEAD to the sink, 200, success",
                 trigger:
                     ".o_list_view .o_data_row" +
                     `:has(td[name=config_id]:contains("${CONFIG_NAME}"))` +
                     `:has(td[name=url]:contains("${sink}"))` +
+                    ":has(td[name=http_method]:contains('HEAD'))" +
                     ":has(td[name=status_code]:contains('200'))" +
                     ":has(td[name=state]:contains('Success'))",
                 extra_trigger: ".o_breadcrumb:contains('Logs')",
