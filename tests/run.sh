@@ -274,7 +274,7 @@ c.cursor().execute('DROP DATABASE IF EXISTS \"$DB\"')" >/dev/null 2>&1 || true
         if ls bj_api_sync/tests/test_tour_*.py >/dev/null 2>&1; then
             odoo_tag_tier "tier 2c browser tour (Chromium)" bj_api_sync_tour tour
             if [ "${tier_skipped:-0}" != 0 ]; then
-                summary+=("tier 2c browser tour: $tier_skipped SKIPPED, not passed: $(printf '%s' "$tier_skip_names" | paste -sd, -) (no Chromium found: 'apt-get install chromium')")
+                summary+=("tier 2c browser tour: $tier_skipped SKIPPED, not passed: $(printf '%s' "$tier_skip_names" | paste -sd, -) (Odoo says why above: no Chromium -> 'apt-get install chromium'; no websocket-client -> requirements-test.txt)")
             fi
         else
             summary+=("tier 2c browser tour: no tour test files")
