@@ -217,6 +217,15 @@ def _field_schema(desc, mode):
     return schema
 
 
+def key_conflict(keys):
+    """Return why dotted ``keys`` cannot nest (a key both a value and an object), or None."""
+    try:
+        _key_tree(dict.fromkeys(keys, {}))
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
 def _key_tree(fields):
     """Nest dotted external keys: ``{"a.b": d}`` -> ``{"a": {"b": d}}``."""
     tree = {}

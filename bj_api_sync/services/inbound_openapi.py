@@ -6,10 +6,13 @@ it (an Odoo API key for bearer/basic configs, the config's own token, login
 or headers, or nothing for auth ``none``) and the user it would run as may
 read its model; its fields are those that user sees.
 """
+import logging
 import re
 
-from ..engine import auth_headers
+from ..engine import auth_headers, openapi
 from . import inbound_auth
+
+_logger = logging.getLogger(__name__)
 
 
 def _config_user(spec, headers, parsed):
@@ -116,6 +119,12 @@ def reachable_resources(env, infra, call, caller):
         if not user_env[spec.model].check_access_rights("read", raise_exception=False):
             continue
         fields, selectable = _fields(user_env, spec)
+        conflict = openapi.key_conflict(fields)
+        if conflict:
+            # Lines saved before the constraint refused them: describe the
+            # other resources rather than fail the whole document.
+            _logger.warning("openapi.json: resource %r left out: %s", spec.endpoint, conflict)
+            continue
         resources.append({
             "endpoint": spec.endpoint,
             "model": spec.model,

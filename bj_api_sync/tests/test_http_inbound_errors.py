@@ -419,6 +419,25 @@ class TestInboundOpenApiExamples(BjApiHttpCase):
             "GET", f"mapped/{self.partner.id}?fields={','.join(fields['example'])}"), 200)
         self.assertEqual(body["data"]["full_name"], self.partner.name)
 
+    def test_lines_saved_before_the_key_constraint_do_not_break_the_document(self):
+        field = self.env["ir.model.fields"]._get
+        legacy = self.make_config(endpoint="legacy", line_ids=[
+            (0, 0, {"external_key": "addr.city", "field_id": field("res.partner", "city").id}),
+        ])
+        # The constraint refuses "addr" next to "addr.city" now: write it as
+        # an older database could hold it.
+        self.env.cr.execute(
+            "INSERT INTO bj_api_sync_config_line (config_id, external_key, field_id, "
+            "value_type, sequence) VALUES (%s, 'addr', %s, 'plain', 20)",
+            (legacy.id, field("res.partner", "street").id),
+        )
+        self.env.invalidate_all()
+        self.env.registry.clear_cache()
+        with self.assertLogs("odoo.addons.bj_api_sync.services.inbound_openapi", "WARNING"):
+            paths = self._document()["paths"]
+        self.assertNotIn("/api/sync/v1/legacy/search", paths)
+        self.assertIn("/api/sync/v1/mapped/search", paths)
+
     def test_parameter_filters_are_declared(self):
         document = self._document()
         search = document["paths"]["/api/sync/v1/mapped/search"]["get"]

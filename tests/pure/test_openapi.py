@@ -704,3 +704,11 @@ def test_input_text_excludes_nul_characters():
     with pytest.raises(Exception):
         validator.validate("a\x00b", text, cls=validator.OAS30Validator)
     assert "pattern" not in schemas["Partners"]["properties"]["full_name"]
+
+
+def test_key_conflict():
+    from bj_api_sync.engine.openapi import key_conflict
+
+    assert key_conflict(["a.b", "a.c", "ab", "b"]) is None
+    assert "address" in key_conflict(["address", "address.city"])
+    assert "address.city" in key_conflict(["address.city.x", "address.city"])
