@@ -1,4 +1,4 @@
-"""One outbound HTTP attempt over pooled keep-alive sessions, plus an inline retry loop.
+"""One outbound HTTP attempt over pooled keep-alive sessions.
 
 The Odoo layer builds an :class:`OutboundRequest` (URL, params, headers, JSON
 body, timeouts, idempotency key), calls :func:`send_once` and gets back an
@@ -869,58 +869,3 @@ def send_once(
             result.duration_ms,
         )
     return result
-
-
-def send_with_retries(
-    request: OutboundRequest,
-    *,
-    max_retries: int = 3,
-    backoff: float = 1.0,
-    session: requests.Session | None = None,
-    sleep=time.sleep,
-    on_attempt=None,
-    retry_after_cap: float = 300.0,
-    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
-) -> tuple[AttemptResult, int]:
-    """Send ``request`` with the retry policy, blocking between attempts.
-
-    For callers that may block (cron, benchmarks): up to ``max_retries``
-    retries after the first attempt, waiting ``policy.backoff_delay`` (base
-    ``backoff``, ``Retry-After`` honoured) via ``sleep``; every delay is capped
-    at ``retry_after_cap`` seconds. After each attempt
-    ``on_attempt(result, attempt_no, will_retry, delay)`` is called. The same
-    request object (hence the same Idempotency-Key) is sent each time.
-    Returns ``(last_result, attempts_made)``.
-    """
-    attempts = 0
-    while True:
-        result = send_once(request, session=session, max_response_bytes=max_response_bytes)
-        attempts += 1
-        will_retry = policy.should_retry(result.outcome, attempts, max_retries)
-        delay = 0.0
-        if will_retry:
-            delay = policy.backoff_delay(
-                attempts, backoff, retry_after=result.retry_after, cap=retry_after_cap
-            )
-        if on_attempt is not None:
-            on_attempt(result, attempts, will_retry, delay)
-        if not will_retry:
-            if result.outcome != policy.SUCCESS:
-                _logger.info(
-                    "outbound %s %s gave up after %d attempt(s): %s",
-                    request.method,
-                    _host_of(result.url),
-                    attempts,
-                    result.error,
-                )
-            return result, attempts
-        _logger.info(
-            "outbound %s %s attempt %d: %s; retrying in %.2fs",
-            request.method,
-            _host_of(result.url),
-            attempts,
-            result.error,
-            delay,
-        )
-        if delay > 0:
-            sleep(delay)

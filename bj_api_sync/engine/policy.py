@@ -173,24 +173,19 @@ def backoff_delay(
     return min(delay, cap)
 
 
-def should_retry(outcome: str, attempts_made: int, max_retries: int) -> bool:
+def max_attempts(max_retries) -> int:
+    """The number of attempts a delivery gets: the first plus ``max_retries`` retries."""
+    return max(int(max_retries or 0), 0) + 1
+
+
+def should_retry(outcome: str, attempts_made: int, allowed_attempts: int) -> bool:
     """Tell whether another attempt is allowed.
 
-    ``attempts_made`` counts the first attempt; ``max_retries`` is the number of
-    retries allowed after it (so at most ``max_retries + 1`` attempts in all).
-    Only a ``"retry"`` outcome is ever retried.
+    ``attempts_made`` counts the first attempt; ``allowed_attempts`` is the
+    delivery's total (see :func:`max_attempts`). Only a ``"retry"`` outcome is
+    ever retried.
     """
-    if outcome != RETRY:
-        return False
-    return attempts_made < max(int(max_retries or 0), 0) + 1
-
-
-def backoff_schedule(max_retries: int, base: float, **kw) -> list[float]:
-    """Delays before each of ``max_retries`` retries (keywords as in :func:`backoff_delay`)."""
-    return [
-        backoff_delay(attempt, base, **kw)
-        for attempt in range(1, max(int(max_retries or 0), 0) + 1)
-    ]
+    return outcome == RETRY and attempts_made < allowed_attempts
 
 
 #: A worker that finds an item due but cannot take it (another worker is

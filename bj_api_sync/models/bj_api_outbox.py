@@ -113,28 +113,16 @@ class BjApiOutbox(models.Model):
         return items
 
     @api.model
-    def _create_from_attempt(self, config, records, body, key, result, will_retry):
+    def _create_from_attempt(self, config, records, body, key, result):
         """Record a failed first attempt made outside the queue, for its retries."""
-        secrets = outbound.config_secrets(config)
-        now = outbound.utc_now()
-        vals = {
-            "config_id": config.id,
-            "event": "direct",
-            "res_model": records._name,
-            "res_ids": ",".join(str(i) for i in records.ids),
-            "payload": http_client.to_json(body),
-            "idempotency_key": key,
-            "attempt_count": 1,
-            "max_attempts": config.max_retries + 1,
-            "last_attempt_at": now,
-            "last_status_code": result.status_code or 0,
-            "last_error": masking.mask_text(result.error or "", secrets),
-            "state": "retrying" if will_retry else "failed",
-            "next_attempt_at": now + timedelta(seconds=outbound.retry_delay(config, 1, result))
-            if will_retry else now,
-        }
+        vals = outbound.item_values(
+            config, "direct", records._name, records.ids, payload=http_client.to_json(body),
+            idempotency_key=key,
+        )
+        vals.update(outbound.outcome_values(config, result, 1, vals["max_attempts"],
+                                            outbound.config_secrets(config)))
         item = self.sudo().create(vals)
-        if will_retry:
+        if item.state == "retrying":
             self._trigger_delivery(at=vals["next_attempt_at"])
         return item
 
@@ -238,7 +226,8 @@ class BjApiOutbox(models.Model):
                 {
                     "state": "pending",
                     "next_attempt_at": outbound.utc_now(),
-                    "max_attempts": item.attempt_count + item.config_id.max_retries + 1,
+                    "max_attempts": item.attempt_count
+                    + policy.max_attempts(item.config_id.max_retries),
                 }
             )
         if items:

@@ -344,10 +344,7 @@ class BjApiSyncConfig(models.Model):
             "bj_api_sync_queue"
         ):
             items = self.env["bj.api.outbox"]._enqueue(config, records, "automation")
-            return outbound.OutboundResult(
-                success=True, state="pending", status_code=None, body="", data=None, error=None,
-                log_id=False, log_ids=[], outbox_ids=items.ids, requests=0, results=[],
-            )
+            return outbound.empty_result("pending", items.ids)
         return outbound.send_now(config, records, timeout)
 
     @api.model
@@ -417,17 +414,9 @@ class BjApiSyncConfig(models.Model):
         ids = Model.search(config._get_filter_domain()).ids
         Outbox = self.env["bj.api.outbox"].sudo()
         size = config.page_size if config.is_paginated else 1
-        vals = [
-            {
-                "config_id": config.id,
-                "event": "manual",
-                "res_model": config.model_name,
-                "res_ids": ",".join(map(str, chunk)),
-                "idempotency_key": outbound.new_key(),
-                "max_attempts": config.max_retries + 1,
-            }
-            for chunk in batching.chunk_ids(ids, size)
-        ]
+        # The payloads are built at delivery: Send Now may queue many records.
+        vals = [outbound.item_values(config, "manual", config.model_name, chunk)
+                for chunk in batching.chunk_ids(ids, size)]
         Outbox.create(vals)
         Outbox._trigger_delivery()
         return self._notify(

@@ -11,7 +11,7 @@ import logging
 import uuid
 from datetime import datetime, timedelta, timezone
 
-from odoo import _, fields
+from odoo import _
 from odoo.exceptions import UserError
 
 from ..engine import auth_headers, batching, http_client, masking, policy
@@ -275,11 +275,8 @@ class _Run:
         state = policy.SUCCESS
         outbox_id = False
         if not result.ok:
-            will_retry = result.outcome == policy.RETRY and self.config.max_retries > 0
-            state = "retrying" if will_retry else "failed"
-            outbox_id = self.Outbox._create_from_attempt(
-                self.config, recs, body, key, result, will_retry=will_retry
-            ).id
+            item = self.Outbox._create_from_attempt(self.config, recs, body, key, result)
+            state, outbox_id = ITEM_TO_LOG_STATE[item.state], item.id
             self.outbox_ids.append(outbox_id)
         ids = recs.ids
         self.pending_logs.append(
@@ -307,13 +304,19 @@ class _Run:
         return summarize(self.results, self.last, self.log_ids, self.outbox_ids)
 
 
+def empty_result(state="success", outbox_ids=()):
+    """Return the OutboundResult of a call that sent nothing (no record, or queued)."""
+    return OutboundResult(
+        success=state == "success", state=state, status_code=None, body="", data=None,
+        error=None, log_id=False, log_ids=[], outbox_ids=list(outbox_ids), requests=0,
+        results=[],
+    )
+
+
 def summarize(results, last, log_ids, outbox_ids):
     """Return the OutboundResult of a run of requests."""
     if not results:
-        return OutboundResult(
-            success=True, state="success", status_code=None, body="", data=None, error=None,
-            log_id=False, log_ids=[], outbox_ids=[], requests=0, results=[],
-        )
+        return empty_result()
     states = {r["state"] for r in results}
     state = "failed" if "failed" in states else "retrying" if "retrying" in states else "success"
     errors = [r["error"] for r in results if r["error"]]
@@ -333,6 +336,47 @@ def summarize(results, last, log_ids, outbox_ids):
 
 
 # ------------------------------------------------------------------ outbox path
+# The log row's state of an attempt, by the state its outbox item is left in.
+ITEM_TO_LOG_STATE = {"done": "success", "retrying": "retrying", "failed": "failed"}
+
+
+def item_values(config, event, res_model, res_ids, **values):
+    """Return the values of one bj.api.outbox item of ``config`` for ``res_ids``.
+
+    The item is pending and due now, with a new Idempotency-Key and the
+    config's number of attempts, unless ``values`` says otherwise (``payload``:
+    the JSON text to send; without it the payload is built at delivery).
+    """
+    return {
+        "config_id": config.id,
+        "event": event,
+        "res_model": res_model,
+        "res_ids": ",".join(map(str, res_ids)),
+        "payload": False,
+        "idempotency_key": new_key(),
+        "max_attempts": policy.max_attempts(config.max_retries),
+        "state": "pending",
+        "next_attempt_at": utc_now(),
+        **values,
+    }
+
+
+def outcome_values(config, result, attempt, max_attempts, secrets):
+    """Return the values an outbox item gets once attempt ``attempt`` answered ``result``:
+    done, retrying (due after the backoff or ``Retry-After``) or failed."""
+    now = utc_now()
+    values = {"attempt_count": attempt, "last_attempt_at": now,
+              "last_status_code": result.status_code or 0}
+    if result.ok:
+        return dict(values, state="done", last_error=False)
+    values["last_error"] = masking.mask_text(result.error or "", secrets)
+    if policy.should_retry(result.outcome, attempt, max_attempts):
+        # From the moment the answer came: never earlier than asked.
+        delay = retry_delay(config, attempt, result)
+        return dict(values, state="retrying", next_attempt_at=now + timedelta(seconds=delay))
+    return dict(values, state="failed")
+
+
 def enqueue_values(config, records, event, payloads=None):
     """Return the bj.api.outbox values that deliver ``records`` later.
 
@@ -341,15 +385,6 @@ def enqueue_values(config, records, event, payloads=None):
     payloads are the config's own. A mapping error gives a failed item that
     names the problem instead of blocking the user's transaction.
     """
-    now = fields.Datetime.now()
-    common = {
-        "config_id": config.id,
-        "event": event,
-        "res_model": records._name,
-        "state": "pending",
-        "next_attempt_at": now,
-        "max_attempts": config.max_retries + 1,
-    }
     try:
         if payloads is None:
             payloads = odoo_mapping.build_payloads(config, records)
@@ -358,21 +393,15 @@ def enqueue_values(config, records, event, payloads=None):
             grouped = False
     except MappingError as exc:
         _logger.warning("bj_api_sync: %s", exc)
-        return [dict(common, res_ids=",".join(map(str, records.ids)), payload=False,
-                     state="failed", last_error=str(exc), idempotency_key=new_key())]
+        return [item_values(config, event, records._name, records.ids, state="failed",
+                            last_error=str(exc))]
     pairs = list(zip(records.ids, payloads))
     size = config.page_size if grouped else 1
     values = []
     for chunk in batching.chunked(pairs, size):
         body = [p for _id, p in chunk] if grouped else chunk[0][1]
-        values.append(
-            dict(
-                common,
-                res_ids=",".join(str(i) for i, _p in chunk),
-                payload=http_client.to_json(body),
-                idempotency_key=new_key(),
-            )
-        )
+        values.append(item_values(config, event, records._name, [i for i, _p in chunk],
+                                  payload=http_client.to_json(body)))
     return values
 
 
@@ -401,23 +430,8 @@ def deliver(item):
                         "attempt_count": attempt})
             return item.env["bj.api.log"]
     result = factory.send(body, item.idempotency_key)
-    if result.ok:
-        state, vals = "success", {"state": "done", "last_error": False}
-    elif result.outcome == policy.RETRY and attempt < item.max_attempts:
-        delay = retry_delay(config, attempt, result)
-        state = "retrying"
-        vals = {
-            "state": "retrying",
-            # From the moment the answer came: never earlier than asked.
-            "next_attempt_at": utc_now() + timedelta(seconds=delay),
-            "last_error": masking.mask_text(result.error or "", factory.secrets),
-        }
-    else:
-        state = "failed"
-        vals = {"state": "failed",
-                "last_error": masking.mask_text(result.error or "", factory.secrets)}
-    vals.update(attempt_count=attempt, last_status_code=result.status_code or 0,
-                last_attempt_at=fields.Datetime.now())
+    vals = outcome_values(config, result, attempt, item.max_attempts, factory.secrets)
+    state = ITEM_TO_LOG_STATE[vals["state"]]
     item.write(vals)
     return item.env["bj.api.log"].sudo().create(
         factory.log_values(

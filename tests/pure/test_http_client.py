@@ -22,6 +22,7 @@ import requests
 import urllib3
 
 from bj_api_sync.engine import http_client as hc
+from bj_api_sync.engine import policy
 from bj_api_sync.tests.fault_server import FaultServer, Response, refused_url
 
 ADDON = pathlib.Path(__file__).resolve().parents[2] / "bj_api_sync"
@@ -49,6 +50,25 @@ class FakeSleep:
 
     def __call__(self, seconds):
         self.delays.append(seconds)
+
+
+def _send_with_retries(request, *, max_retries=3, backoff=1.0, session=None, sleep=None,
+                       on_attempt=None, retry_after_cap=300.0):
+    """send_once() under the retry policy, as the outbox applies it, blocking between
+    attempts; returns (last result, attempts made)."""
+    attempts = 0
+    while True:
+        result = hc.send_once(request, session=session)
+        attempts += 1
+        will_retry = policy.should_retry(result.outcome, attempts,
+                                         policy.max_attempts(max_retries))
+        delay = policy.backoff_delay(attempts, backoff, retry_after=result.retry_after,
+                                     cap=retry_after_cap) if will_retry else 0.0
+        if on_attempt is not None:
+            on_attempt(result, attempts, will_retry, delay)
+        if not will_retry:
+            return result, attempts
+        sleep(delay)
 
 
 # -- what the server receives ------------------------------------------------
@@ -196,7 +216,7 @@ def test_idempotency_key_sent_and_user_value_wins(server, session):
 def test_idempotency_key_constant_across_retries(server, session):
     server.script("/r", [Response(500), Response(502), Response(200, {"id": 7})])
     calls, sleep = [], FakeSleep()
-    result, attempts = hc.send_with_retries(
+    result, attempts = _send_with_retries(
         hc.OutboundRequest(
             "POST", server.url + "/r", json_body={"a": 1}, idempotency_key="delivery-1"
         ),
@@ -217,7 +237,7 @@ def test_idempotency_key_constant_across_retries(server, session):
 def test_500_then_200_two_attempts(server, session):
     server.script(None, [Response(500, {"error": "boom"})])
     sleep = FakeSleep()
-    result, attempts = hc.send_with_retries(
+    result, attempts = _send_with_retries(
         hc.OutboundRequest("POST", server.url + "/x", json_body={}),
         session=session,
         sleep=sleep,
@@ -230,7 +250,7 @@ def test_500_then_200_two_attempts(server, session):
 def test_429_retry_after_is_honoured(server, session):
     server.script(None, [Response(429, {"error": "slow down"}, headers={"Retry-After": "1"})])
     sleep = FakeSleep()
-    result, attempts = hc.send_with_retries(
+    result, attempts = _send_with_retries(
         hc.OutboundRequest("GET", server.url + "/x"), session=session, sleep=sleep, backoff=0.01
     )
     assert (result.outcome, attempts) == ("success", 2)
@@ -240,7 +260,7 @@ def test_429_retry_after_is_honoured(server, session):
 def test_retry_after_capped(server, session):
     server.script(None, [Response(503, headers={"Retry-After": "1000"})])
     sleep = FakeSleep()
-    hc.send_with_retries(
+    _send_with_retries(
         hc.OutboundRequest("GET", server.url + "/x"),
         session=session,
         sleep=sleep,
@@ -260,7 +280,7 @@ def test_retry_after_parsed_on_result(server, session):
 def test_retries_exhausted(server, session):
     server.script(None, [Response(503)] * 5)
     sleep = FakeSleep()
-    result, attempts = hc.send_with_retries(
+    result, attempts = _send_with_retries(
         hc.OutboundRequest("GET", server.url + "/x"),
         max_retries=2,
         session=session,
@@ -273,7 +293,7 @@ def test_retries_exhausted(server, session):
         3,
         2,
     )
-    result, attempts = hc.send_with_retries(
+    result, attempts = _send_with_retries(
         hc.OutboundRequest("GET", server.url + "/x"),
         max_retries=0,
         session=session,
@@ -287,7 +307,7 @@ def test_400_fails_at_once_with_body(server, session):
     error = {"success": False, "error": {"code": "VALIDATION_ERROR", "message": "name required"}}
     server.script(None, [Response(400, error)])
     sleep = FakeSleep()
-    result, attempts = hc.send_with_retries(
+    result, attempts = _send_with_retries(
         hc.OutboundRequest("POST", server.url + "/x", json_body={}), session=session, sleep=sleep
     )
     assert (result.outcome, result.status_code, attempts, sleep.delays) == ("fail", 400, 1, [])
@@ -319,7 +339,7 @@ def test_connection_refused_is_retry(session):
     assert result.status_code is None
     assert "refused" in result.error.lower()
     sleep = FakeSleep()
-    result, attempts = hc.send_with_retries(
+    result, attempts = _send_with_retries(
         hc.OutboundRequest("GET", url), max_retries=2, backoff=0.01, session=session, sleep=sleep
     )
     assert (result.outcome, attempts, len(sleep.delays)) == ("retry", 3, 2)

@@ -197,15 +197,13 @@ def test_backoff_negative_jitter_rejected():
     ],
 )
 def test_should_retry(outcome, attempts, max_retries, expected):
-    assert policy.should_retry(outcome, attempts, max_retries) is expected
+    assert policy.should_retry(outcome, attempts, policy.max_attempts(max_retries)) is expected
 
 
-def test_backoff_schedule():
-    assert policy.backoff_schedule(3, 1.0, **NO_JITTER) == [1, 2, 4]
-    assert policy.backoff_schedule(4, 0.5, **NO_JITTER) == [0.5, 1, 2, 4]
-    assert policy.backoff_schedule(0, 1.0) == []
-    assert policy.backoff_schedule(3, 1.0, retry_after=3, **NO_JITTER) == [3, 3, 4]
-    assert policy.backoff_schedule(5, 1.0, cap=5, **NO_JITTER) == [1, 2, 4, 5, 5]
+@pytest.mark.parametrize("max_retries, attempts", [(0, 1), (1, 2), (3, 4), (10, 11),
+                                                   (-5, 1), (None, 1), ("2", 3)])
+def test_max_attempts_is_the_first_attempt_plus_the_retries(max_retries, attempts):
+    assert policy.max_attempts(max_retries) == attempts
 
 
 # --------------------------------------------------------------------------
