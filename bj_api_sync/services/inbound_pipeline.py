@@ -406,6 +406,10 @@ def serve_webhooks(call, env, route, webhook_id=None):
     return _serve(call, env, runner)
 
 
+def _no_nul(value):
+    return value.replace("\x00", "\ufffd") if type(value) is str and "\x00" in value else value
+
+
 def write_log(env, call, outcome, status, body, headers, duration_ms):
     """Write the ``bj.api.log`` row of a call on the request cursor.
 
@@ -414,7 +418,9 @@ def write_log(env, call, outcome, status, body, headers, duration_ms):
     """
     infra = api.Environment(env.cr, SUPERUSER_ID, {})
     values = log_values(infra, call, outcome, status, body, headers, duration_ms)
-    params = [values[c] for c in _LOG_COLUMNS] + [SUPERUSER_ID, SUPERUSER_ID]
+    # PostgreSQL text cannot hold NUL; a client may send it (in the URL or a
+    # header): it is shown as U+FFFD instead of losing the row.
+    params = [_no_nul(values[c]) for c in _LOG_COLUMNS] + [SUPERUSER_ID, SUPERUSER_ID]
     try:
         env.cr.execute(_LOG_SQL, params)
     except psycopg2.Error:

@@ -33,13 +33,14 @@ class TestInboundLogIsolation(TransactionCase):
             "rate_limit_per_hour": 0,
         })
 
-    def _post(self, data):
+    def _post(self, data, url_suffix="", headers=None):
         raw = json.dumps({"data": data}).encode()
         path = "/api/sync/v1/log-isolation"
         call = inbound_pipeline.Call(
-            method="POST", path=path, url="http://localhost" + path, subpath="log-isolation",
+            method="POST", path=path, url="http://localhost" + path + url_suffix,
+            subpath="log-isolation",
             headers=Headers({"Authorization": f"Bearer {self.key}",
-                             "Content-Type": "application/json"}),
+                             "Content-Type": "application/json", **(headers or {})}),
             args=MultiDict(), remote_addr="127.0.0.1", content_length=len(raw),
             read_body=lambda _limit: raw, trace_id="req_logisolation01",
         )
@@ -64,3 +65,13 @@ class TestInboundLogIsolation(TransactionCase):
         answer = self._post({"name": "Logged again"})
         self.assertEqual(answer.status, 201)
         self.assertTrue(self.env["bj.api.log"].search([("trace_id", "=", "req_logisolation01")]))
+
+    def test_nul_characters_in_url_and_headers_do_not_lose_the_log(self):
+        answer = self._post({"name": "Logged despite NUL"}, url_suffix="?x=a\x00b",
+                            headers={"X-Odd": "c\x00d"})
+        self.assertEqual(answer.status, 201, answer.text)
+        log = self.env["bj.api.log"].search([("trace_id", "=", "req_logisolation01")],
+                                            order="id desc", limit=1)
+        self.assertTrue(log, "the log row was lost")
+        self.assertIn("a\ufffdb", log.url)
+        self.assertIn("c\ufffdd", log.request_headers)
