@@ -2,7 +2,7 @@ import logging
 import secrets
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, MissingError, ValidationError
+from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
@@ -152,6 +152,67 @@ class BjApiWebhook(models.Model):
             host=host, param=url_guard.ALLOW_INTERNAL_PARAM,
         )
 
+    @api.model
+    def _bj_subscribe(self, user_id, *, url, events, model_name, field_names, domain,
+                      auth_values):
+        """Create a webhook of ``user_id`` with its outbound config and automation rules.
+
+        The arguments are checked already (see ``services.inbound_webhooks``):
+        ``domain`` is a parsed domain, ``auth_values`` config values of the
+        authentication. Returns the webhook.
+        """
+        model = self.env["ir.model"]._get(model_name)
+        webhook = self.create({
+            "name": f"{model_name} -> {url}"[:250],
+            "user_id": user_id,
+            "model_id": model.id,
+            "events": ",".join(events),
+            "field_names": ",".join(field_names),
+        })
+        domain_text = repr([list(t) if isinstance(t, tuple) else t for t in domain])
+        field_ids = {f.name: f.id for f in model.field_id if f.name in field_names}
+        config = self.env["bj.api.sync.config"].create({
+            "name": f"Webhook {webhook.public_id} ({model_name})",
+            "request_type": "out",
+            "model_id": model.id,
+            "url": url,
+            "http_method_ids": [(6, 0, self.env.ref("bj_api_sync.http_method_post").ids)],
+            "filter_domain": domain_text,
+            "line_ids": [(0, 0, {"external_key": n, "field_id": field_ids[n]})
+                         for n in field_names if n in field_ids],
+            **auth_values,
+        })
+        automations = self.env["base.automation"]
+        for event in events:
+            automations |= automations.create(
+                webhook._bj_rule_values(model, event, domain_text if domain else None))
+        webhook.write({"config_id": config.id, "automation_ids": [(6, 0, automations.ids)]})
+        return webhook
+
+    def _bj_rule_values(self, model, event, domain_text):
+        """Return the base.automation values of this webhook's rule for ``event``."""
+        self.ensure_one()
+        name = f"Webhook {self.public_id}: {event}"
+        values = {
+            "name": name,
+            "model_id": model.id,
+            "trigger": EVENT_TRIGGERS[event],
+            "action_server_ids": [(0, 0, {
+                "name": name,
+                "model_id": model.id,
+                "state": "code",
+                "code": f"env['bj.api.webhook']._bj_fire({self.id}, records, {event!r})",
+            })],
+        }
+        if event == "state.changed":
+            values["trigger_field_ids"] = [
+                (6, 0, model.field_id.filtered(lambda f: f.name == "state").ids)]
+        if domain_text:
+            values["filter_domain"] = domain_text
+        # Everything in one create(): the rule's computed fields (filter domain,
+        # trigger fields) would reset each other on later writes.
+        return values
+
     def unlink(self):
         """Delete webhooks together with the automation rules and config they created."""
         automations = self.sudo().automation_ids
@@ -173,90 +234,102 @@ class BjApiWebhook(models.Model):
         """
         webhook = self.sudo().browse(webhook_id).exists()
         Outbox = self.env["bj.api.outbox"].sudo()
-        if not webhook or not webhook.active or not webhook.config_id or not records:
+        as_owner = webhook._bj_records_as_owner(records) if webhook else None
+        if not as_owner:
             return Outbox.browse()
-        owner = webhook.user_id
-        if not owner.active or owner.share:
-            return Outbox.browse()
-        old_values = self.env.context.get("old_values") or {}
-        as_owner = records.with_user(owner).with_context(active_test=False)
-        # The rule matched the conditions as superuser; they must hold for the
-        # owner too: fields the owner may read, records their rules let through.
-        domain = webhook.config_id._get_filter_domain()
-        if domain:
-            try:
-                webhook._check_domain_paths(domain)
-                as_owner = as_owner.search(
-                    expression.AND([[("id", "in", as_owner.ids)], domain]))
-            except (ValidationError, AccessError) as exc:
-                _logger.warning("bj_api_sync: webhook %s not fired: %s", webhook.public_id, exc)
-                return Outbox.browse()
         readable = as_owner.fields_get(attributes=["type"])
         names = [f for f in webhook._field_list() if f in readable] or None
-        kept = records.browse()
-        payloads = []
-        for record in as_owner:
-            try:
-                record.check_access_rights("read")
-                record.check_access_rule("read")
-                data = webhook._bj_data(record, names)
-            except (AccessError, MissingError):
+        old_values = self.env.context.get("old_values") or {}
+        kept, payloads = records.browse(), []
+        for record, data in zip(as_owner, webhook._bj_data(as_owner, names)):
+            change = webhook._bj_change(record, event, old_values.get(record.id, {}),
+                                        data, names, readable)
+            if change is None:
                 continue
-            changed = []
-            extra = {}
-            if event in ("update", "record.updated", "state.changed"):
-                old = old_values.get(record.id, {})
-                # Only the subscribed fields count (all readable ones when none
-                # were given): recomputations of other fields are not news.
-                watched = set(names) if names else {
-                    f for f in readable if not record._fields[f].compute
-                }
-                if event == "state.changed":
-                    watched = {"state"}
-                changed = [f for f in old if f in watched and f in readable and
-                           record._fields[f].convert_to_cache(record[f], record, validate=False)
-                           != record._fields[f].convert_to_cache(old[f], record,
-                                                                  validate=False)]
-                if not changed:
-                    continue  # a write that changed nothing the owner can see
-                if event == "state.changed":
-                    if "state" not in changed:
-                        continue
-                    extra = {"old_state": old.get("state"), "new_state": record.state}
-            elif event in ("create", "record.created"):
-                changed = sorted(k for k in data if k != "id")
-            payloads.append({
-                "event": event,
-                "timestamp": fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
-                "model": record._name,
-                "record_id": record.id,
-                "data": data,
-                "changed_fields": changed,
-                **extra,
-                "metadata": {
-                    "user_id": self.env.uid,
-                    "company_id": self.env.company.id,
-                    "database": self.env.cr.dbname,
-                    "webhook_id": webhook.public_id,
-                },
-            })
+            changed, extra = change
+            payloads.append(webhook._bj_payload(record, event, data, changed, extra))
             kept |= record
         if not kept:
             return Outbox.browse()
         return Outbox._enqueue(webhook.config_id.sudo(), kept.sudo(), f"webhook:{event}",
                                payloads=payloads)
 
-    def _bj_data(self, record, names):
-        """Return the ``data`` of a payload: the webhook's fields, read as the owner."""
+    def _bj_records_as_owner(self, records):
+        """Return ``records`` as the owner, kept to those the owner may read and
+        that meet the conditions for the owner; empty when the webhook is off."""
+        self.ensure_one()
+        owner = self.user_id
+        if not self.active or not self.config_id or not records \
+                or not owner.active or owner.share:
+            return None
+        as_owner = records.with_user(owner).with_context(active_test=False).exists()
+        if not as_owner.check_access_rights("read", raise_exception=False):
+            return None
+        # The rule matched the conditions as superuser; they must hold for the
+        # owner too: fields the owner may read, records their rules let through.
+        domain = self.config_id._get_filter_domain()
+        if domain:
+            try:
+                self._check_domain_paths(domain)
+                return as_owner.search(expression.AND([[("id", "in", as_owner.ids)], domain]))
+            except (ValidationError, AccessError) as exc:
+                _logger.warning("bj_api_sync: webhook %s not fired: %s", self.public_id, exc)
+                return None
+        return as_owner._filter_access_rules("read")
+
+    def _bj_change(self, record, event, old, data, names, readable):
+        """Return ``(changed_fields, extra keys)`` of the event for ``record``, or
+        None when it is no news for the subscriber (nothing watched changed)."""
+        if event in ("create", "record.created"):
+            return sorted(k for k in data if k != "id"), {}
+        if event not in ("update", "record.updated", "state.changed"):
+            return [], {}
+        # Only the subscribed fields count (all readable ones when none were
+        # given): recomputations of other fields are not news.
+        if event == "state.changed":
+            watched = {"state"}
+        elif names:
+            watched = set(names)
+        else:
+            watched = {f for f in readable if not record._fields[f].compute}
+        changed = [f for f in old if f in watched and f in readable
+                   and record._fields[f].convert_to_cache(record[f], record, validate=False)
+                   != record._fields[f].convert_to_cache(old[f], record, validate=False)]
+        if not changed:
+            return None  # a write that changed nothing the owner can see
+        if event == "state.changed":
+            return changed, {"old_state": old.get("state"), "new_state": record.state}
+        return changed, {}
+
+    def _bj_payload(self, record, event, data, changed, extra):
+        """Return the JSON payload of one event of ``record``."""
+        return {
+            "event": event,
+            "timestamp": fields.Datetime.now().strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "model": record._name,
+            "record_id": record.id,
+            "data": data,
+            "changed_fields": changed,
+            **extra,
+            "metadata": {
+                "user_id": self.env.uid,
+                "company_id": self.env.company.id,
+                "database": self.env.cr.dbname,
+                "webhook_id": self.public_id,
+            },
+        }
+
+    def _bj_data(self, records, names):
+        """Return the ``data`` of each record's payload: the webhook's fields, read as
+        the owner in one read."""
         if names is None:
             fsets = self.env["bj.api.sync.config"].with_user(self.user_id)._bj_field_sets(
-                record._name
+                records._name
             )
             names = list(fsets.default_read)
-        described = record.fields_get(names, attributes=["type"])
+        described = records.fields_get(names, attributes=["type"])
         names = [n for n in names if n in described and n != "id"]
-        row = record.read(names)[0]
-        return payload.serialize_record(row, described)
+        return [payload.serialize_record(row, described) for row in records.read(names)]
 
     def _bj_describe(self):
         """Return the JSON description of a webhook (``GET /webhooks``)."""

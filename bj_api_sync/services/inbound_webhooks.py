@@ -112,12 +112,8 @@ def _authentication(value):
                parameter="authentication.type")
 
 
-def register(env, infra, caller, body, style):
-    """Create a webhook for ``caller`` from ``body``; return ``(status, answer)``.
-
-    ``env`` is the request environment, ``infra`` a superuser environment,
-    ``style`` "webhooks" or "subscribe".
-    """
+def _check_keys(body, style):
+    """Refuse a body that is not an object, has unknown keys or lacks a required one."""
     payload.require_object(body)
     keys = _SUBSCRIBE_KEYS if style == "subscribe" else _WEBHOOK_KEYS
     extra = sorted(k for k in body if k not in keys)
@@ -127,80 +123,64 @@ def register(env, infra, caller, body, style):
     for key in (url_key, "events", "model"):
         if body.get(key) is None:
             raise _bad(f"'{key}' is required", parameter=key)
-    url = _url(infra, body[url_key], url_key)
-    events = _events(body["events"], style)
-    model_name = body["model"]
-    if not isinstance(model_name, str) or model_name not in env.registry \
-            or env[model_name]._abstract or env[model_name]._transient:
-        raise _bad(f"Unknown model {model_name!r}", parameter="model")
-    user_env = env(user=caller.uid, su=False)
-    is_manager = user_env.user.has_group("bj_api_sync.group_bj_api_manager")
-    if not is_manager and not user_env[model_name].check_access_rights(
-            "read", raise_exception=False):
+    return url_key
+
+
+def _model_name(env, value):
+    if not isinstance(value, str) or value not in env.registry \
+            or env[value]._abstract or env[value]._transient:
+        raise _bad(f"Unknown model {value!r}", parameter="model")
+    return value
+
+
+def _authorize(user_env, model_name):
+    """Refuse a caller who may neither manage BJ API nor read ``model_name``."""
+    if user_env.user.has_group("bj_api_sync.group_bj_api_manager"):
+        return
+    if not user_env[model_name].check_access_rights("read", raise_exception=False):
         raise ApiError("PERMISSION_DENIED",
                        f"You may not read {model_name} records, so you cannot subscribe "
                        "to their events", {"model": model_name})
+
+
+def _field_names(value, fsets):
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise _bad("'fields' must be a list of field names", parameter="fields")
+    return [n for n in query.parse_fields(value, fsets.readable) if n != "id"]
+
+
+def _parse(env, infra, caller, body, style):
+    """Return the subscription that ``body`` asks for, checked for ``caller``."""
+    url_key = _check_keys(body, style)
+    url = _url(infra, body[url_key], url_key)
+    events = _events(body["events"], style)
+    model_name = _model_name(env, body["model"])
+    user_env = env(user=caller.uid, su=False)
+    _authorize(user_env, model_name)
     fsets = user_env["bj.api.sync.config"]._bj_field_sets(model_name)
-    names = []
-    if body.get("fields") is not None:
-        if not isinstance(body["fields"], list):
-            raise _bad("'fields' must be a list of field names", parameter="fields")
-        names = [n for n in query.parse_fields(body["fields"], fsets.readable) if n != "id"]
-    raw_domain = body.get("filters") if style == "subscribe" else body.get("conditions")
+    names = _field_names(body.get("fields"), fsets)
     if style == "subscribe":
-        raw_domain = _filters_domain(raw_domain)
+        raw_domain = _filters_domain(body.get("filters"))
+    else:
+        raw_domain = body.get("conditions")
     domain = query.parse_domain(raw_domain, fsets.readable)
     if "state.changed" in events and "state" not in fsets.readable:
         raise _bad(f"Model {model_name} has no 'state' field: 'state.changed' cannot be "
                    "subscribed", parameter="events")
-    auth_values = _authentication(body.get("authentication"))
+    return {"url": url, "events": events, "model_name": model_name, "field_names": names,
+            "domain": domain, "auth_values": _authentication(body.get("authentication"))}
 
-    Webhook = infra["bj.api.webhook"]
-    model = infra["ir.model"]._get(model_name)
-    webhook = Webhook.create({
-        "name": f"{model_name} -> {url}"[:250],
-        "user_id": caller.uid,
-        "model_id": model.id,
-        "events": ",".join(events),
-        "field_names": ",".join(names),
-    })
-    domain_text = repr([list(t) if isinstance(t, tuple) else t for t in domain])
-    field_ids = {f.name: f.id for f in model.field_id if f.name in names}
-    config = infra["bj.api.sync.config"].create({
-        "name": f"Webhook {webhook.public_id} ({model_name})",
-        "request_type": "out",
-        "model_id": model.id,
-        "url": url,
-        "http_method_ids": [(6, 0, infra.ref("bj_api_sync.http_method_post").ids)],
-        "filter_domain": domain_text,
-        "line_ids": [(0, 0, {"external_key": n, "field_id": field_ids[n]})
-                     for n in names if n in field_ids],
-        **auth_values,
-    })
-    automations = infra["base.automation"]
-    state_field = model.field_id.filtered(lambda f: f.name == "state")
-    for event in events:
-        trigger = EVENT_TRIGGERS[event]
-        code = (f"env['bj.api.webhook']._bj_fire({webhook.id}, records, {event!r})")
-        values = {
-            "name": f"Webhook {webhook.public_id}: {event}",
-            "model_id": model.id,
-            "trigger": trigger,
-            "action_server_ids": [(0, 0, {
-                "name": f"Webhook {webhook.public_id}: {event}",
-                "model_id": model.id,
-                "state": "code",
-                "code": code,
-            })],
-        }
-        if event == "state.changed":
-            values["trigger_field_ids"] = [(6, 0, state_field.ids)]
-        if domain:
-            values["filter_domain"] = domain_text
-        # Everything in one create(): the rule's computed fields (filter domain,
-        # trigger fields) would reset each other on later writes.
-        automations |= automations.create(values)
-    webhook.write({"config_id": config.id, "automation_ids": [(6, 0, automations.ids)]})
+
+def register(env, infra, caller, body, style):
+    """Create a webhook for ``caller`` from ``body``; return ``(status, answer)``.
+
+    ``env`` is the request environment, ``infra`` a superuser environment,
+    ``style`` "webhooks" or "subscribe".
+    """
+    subscription = _parse(env, infra, caller, body, style)
+    webhook = infra["bj.api.webhook"]._bj_subscribe(caller.uid, **subscription)
     return 201, {"success": True, "webhook_id": webhook.public_id, "status": "active"}
 
 
