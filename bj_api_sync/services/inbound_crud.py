@@ -56,10 +56,17 @@ def _not_found(resource, record_id):
 class Resource:
     """One resource (inbound config) seen by one caller."""
 
-    def __init__(self, env, spec):
-        """Bind ``spec`` to ``env`` (the caller's environment, never sudo)."""
+    def __init__(self, env, spec, *, own_user=True):
+        """Bind ``spec`` to ``env`` (the caller's environment, never sudo).
+
+        ``own_user``: the caller authenticated as that Odoo user (an API key).
+        Only such a caller may select, on a config with lines, field names
+        beyond the config's keys: for config credentials or no authentication
+        the lines are all that the configuration publishes.
+        """
         self.env = env
         self.spec = spec
+        self.own_user = own_user
         self.model = env[spec.model]
         self.configs = env["bj.api.sync.config"]
         self.fsets = self.configs._bj_field_sets(spec.model)
@@ -214,9 +221,14 @@ class Resource:
             return error
         _logger.warning("Inbound API: %s (config id %s, line id %s)", exc,
                         self.spec.config_id, line_id)
+        # The client learns which line failed and how (the exception's type);
+        # the cause's own text, which may hold data, stays in the server log.
+        kind = type(cause).__name__ if cause is not None else "an error"
+        where = f" for record {exc.record_ref}" if exc.record_ref else ""
         return ApiError(
             "INTERNAL_ERROR",
-            f"The configuration of {self.spec.endpoint!r} cannot build the answer: {exc}",
+            f"The configuration of {self.spec.endpoint!r} cannot build the answer: "
+            f"{exc.line_label or 'a line'} failed with {kind}{where} (details in the server log)",
             details,
         )
 
@@ -280,10 +292,13 @@ class Resource:
                                   parameter=parameter)
 
     def selectable(self):
-        """Names a selection may hold: external keys (with lines) and readable fields."""
+        """Names a selection may hold: with lines, the external keys (plus the
+        readable fields for a caller using their own API key); without, the
+        readable fields."""
         if not self.spec.lines:
             return self.fsets.readable
-        return {**self.fsets.readable, **dict.fromkeys(self.spec.output_keys, True)}
+        keys = dict.fromkeys(self.spec.output_keys, True)
+        return {**self.fsets.readable, **keys} if self.own_user else keys
 
     # ------------------------------------------------------------------ input
     def _nested(self, desc, vals):

@@ -55,15 +55,17 @@ def _described(model, desc, name, table_required, defaults):
     return desc
 
 
-def _fields(env, spec):
+def _fields(env, spec, own_user):
     """Return ``(fields, selectable)``: the resource's keys with their descriptions
-    (as ``build_document`` takes them) and the names ``fields`` accepts."""
+    (as ``build_document`` takes them) and the names ``fields`` accepts
+    (``own_user``: as for ``inbound_crud.Resource``)."""
     fsets = env["bj.api.sync.config"]._bj_field_sets(spec.model)
     model = env[spec.model]
     if spec.lines:
         named = [(line.key, line.field) for line in spec.lines
                  if line.field and line.field in fsets.inputs]
-        selectable = sorted({*spec.output_keys, *fsets.readable})
+        selectable = sorted({*spec.output_keys, *fsets.readable} if own_user
+                            else spec.output_keys)
     else:
         named = [(name, name) for name in fsets.inputs]
         selectable = sorted(fsets.readable)
@@ -106,8 +108,9 @@ def reachable_resources(env, infra, call, caller):
         if spec is None:
             continue
         uid = None
+        own_user = False
         if caller and spec.auth_type in ("bearer", "basic"):
-            uid = caller.uid
+            uid, own_user = caller.uid, caller.method == "apikey"
         else:
             uid = _config_user(spec, headers, parsed)
             if uid and spec.auth_type != "none":
@@ -118,7 +121,7 @@ def reachable_resources(env, infra, call, caller):
         user_env = env(user=uid, su=False)
         if not user_env[spec.model].check_access_rights("read", raise_exception=False):
             continue
-        fields, selectable = _fields(user_env, spec)
+        fields, selectable = _fields(user_env, spec, own_user)
         conflict = openapi.key_conflict(fields)
         if conflict:
             # Lines saved before the constraint refused them: describe the

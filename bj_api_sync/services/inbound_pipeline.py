@@ -240,7 +240,7 @@ def _run_resource(call, env, outcome):
                            {"resource": resource, "id": id_text})
     raw = _read_body(call, env) if operation in ("create", "update", "batch", "delete") else b""
     user_env = env(user=caller.uid, su=False)
-    res = inbound_crud.Resource(user_env, spec)
+    res = inbound_crud.Resource(user_env, spec, own_user=caller.method == "apikey")
     if operation == "create":
         result = res.do_create(parse_json(raw))
     elif operation == "update":

@@ -420,6 +420,28 @@ class TestInboundMappings(BjApiHttpCase):
         self.assertEqual(body["records"], [{"id": partner.id, "full_name": "Seed",
                                             "email": "s@example.com"}])
 
+    def test_config_credentials_select_the_published_keys_only(self):
+        # A config token is no Odoo user of its own: the lines are all that the
+        # configuration publishes, whatever its run-as user may read.
+        self.config.bearer_token = f"cfg-token-{self.tag}"
+        token = {"Authorization": f"Bearer cfg-token-{self.tag}"}
+        partner = self.env["res.partner"].create({"name": "Published", "is_company": True,
+                                                  "vat": "BE0477472701"})
+        body = self.assertJson(self.call("GET", f"customers/{partner.id}?fields=full_name",
+                                         headers=token), 200)
+        self.assertEqual(body["data"], {"id": partner.id, "full_name": "Published"})
+        body = self.assertJson(self.call("GET", f"customers/{partner.id}?fields=full_name,vat",
+                                         headers=token), 400, "VALIDATION_ERROR")
+        self.assertEqual(body["error"]["details"]["unknown"], ["vat"])
+        body = self.assertJson(self.call("POST", "customers", {
+            "data": {"company": True, "full_name": f"Never {self.tag}"},
+            "options": {"return_fields": ["id", "name"]},
+        }, headers=token), 400, "VALIDATION_ERROR")
+        self.assertFalse(self.env["res.partner"].search([("name", "=", f"Never {self.tag}")]))
+        # The same user's own API key may select any field it may read.
+        body = self.assertJson(self.call("GET", f"customers/{partner.id}?fields=vat"), 200)
+        self.assertEqual(body["data"], {"id": partner.id, "vat": "BE0477472701"})
+
     def test_unknown_return_field_is_400_before_anything_is_written(self):
         body = self.assertJson(self.call("POST", "customers", {
             "data": {"company": True, "full_name": f"Never {self.tag}"},

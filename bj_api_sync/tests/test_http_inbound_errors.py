@@ -351,6 +351,9 @@ class TestInboundBusinessErrors(BjApiHttpCase):
         self.assertEqual(body["error"]["details"]["config_id"], self.scripted.id)
         self.assertIn("ZeroDivisionError", body["error"]["message"])
         self.assertIn("line 2 (ratio)", body["error"]["message"])
+        # the cause's own text stays in the server log
+        self.assertNotIn("division by zero", body["error"]["message"])
+        self.assertIn("division by zero", "\n".join(logged.output))
         self.assertNotIn("Traceback", "\n".join(logged.output))
         # Keys without the failing line still answer.
         body = self.assertJson(self.call("GET", f"scripted/{partner.id}?fields=full_name"), 200)
