@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from psycopg2 import errors as pg_errors
 
-from odoo import _, api, fields, models
+from odoo import _, api, fields, http, models
 
 from ..engine import http_client, masking, policy
 from ..services import outbound
@@ -34,7 +34,7 @@ CLAIM_SQL = """
 """
 LOCK_SQL = """
     SELECT id FROM bj_api_outbox
-     WHERE id = %s AND state IN ('pending', 'retrying')
+     WHERE id = %s AND state IN %s
      FOR NO KEY UPDATE SKIP LOCKED
 """
 NEXT_DUE_SQL = """
@@ -173,13 +173,14 @@ class BjApiOutbox(models.Model):
         Two workers never take the same item (row lock with SKIP LOCKED); an item
         whose worker died is taken again. When nothing is due but an item will
         be within ``stay_seconds`` (default :data:`STAY_SECONDS`; 0 in tests,
-        which make items due themselves), the worker commits and sleeps until
-        then, so retries keep their schedule. The run lasts at most
+        which make items due themselves, and in an HTTP request such as the
+        cron's Run Manually, which must not hang a browser), the worker commits
+        and sleeps until then, so retries keep their schedule. The run lasts at most
         ``budget_seconds``; it then triggers itself again if work remains.
         """
         testing = getattr(threading.current_thread(), "testing", False)
         if stay_seconds is None:
-            stay_seconds = 0 if testing else STAY_SECONDS
+            stay_seconds = 0 if testing or http.request else STAY_SECONDS
         deadline = time.monotonic() + budget_seconds
         done = 0
         while limit is None or done < limit:
@@ -218,9 +219,32 @@ class BjApiOutbox(models.Model):
             self._trigger_delivery(at=nxt)
 
     # ------------------------------------------------------------------ actions
+    def _free_items(self, states):
+        """Return ``(free, held)``: the items in ``states`` this transaction could
+        lock, and those a worker holds (it is sending them at this moment)."""
+        free = held = self.browse()
+        for item in self.filtered(lambda i: i.state in states):
+            if self._lock_row(LOCK_SQL, (item.id, tuple(states))):
+                free |= item
+            else:
+                held |= item
+        return free, held
+
+    def _notify(self, kind, message):
+        return {
+            "type": "ir.actions.client",
+            "tag": "display_notification",
+            "params": {"type": kind, "message": message,
+                       "next": {"type": "ir.actions.act_window_close"}},
+        }
+
     def action_retry(self):
-        """Queue failed (or waiting) items for a new delivery with fresh retries."""
-        items = self.filtered(lambda i: i.state in ("failed", "retrying", "pending"))
+        """Queue failed (or waiting) items for a new delivery with fresh retries.
+
+        An item a worker is sending at this moment is left to that worker
+        (without waiting for it), and the message says so.
+        """
+        items, held = self._free_items(("failed", "retrying", "pending"))
         for item in items:
             item.write(
                 {
@@ -232,23 +256,26 @@ class BjApiOutbox(models.Model):
             )
         if items:
             self._trigger_delivery()
-        return {
-            "type": "ir.actions.client",
-            "tag": "display_notification",
-            "params": {
-                "type": "success" if items else "warning",
-                "message": _("%s delivery(ies) queued again.", len(items)) if items
-                else _("Nothing to retry: only failed or waiting deliveries can be retried."),
-                "next": {"type": "ir.actions.act_window_close"},
-            },
-        }
+        if held:
+            return self._notify("warning", _(
+                "%(done)s delivery(ies) queued again; %(held)s being sent right now, "
+                "left to the worker sending them.", done=len(items), held=len(held)))
+        if items:
+            return self._notify("success", _("%s delivery(ies) queued again.", len(items)))
+        return self._notify("warning", _(
+            "Nothing to retry: only failed or waiting deliveries can be retried."))
 
     def action_deliver_now(self):
         """Deliver the selected waiting items now, in this request.
 
-        An item a worker is sending at this moment is left to that worker.
+        An item a worker is sending at this moment is left to that worker, and
+        the message says so.
         """
-        for item in self.filtered(lambda i: i.state in ("pending", "retrying")):
-            if self._lock_row(LOCK_SQL, (item.id,)):
-                outbound.deliver(item)
+        items, held = self._free_items(("pending", "retrying"))
+        for item in items:
+            outbound.deliver(item)
+        if held:
+            return self._notify("warning", _(
+                "%(done)s delivery(ies) sent; %(held)s being sent right now by the worker, "
+                "left to it.", done=len(items), held=len(held)))
         return True

@@ -19,6 +19,11 @@ def utcnow():
     return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
+# Never early is the promise; how late is bounded loosely, so that a loaded
+# 2-core CI machine does not make these tests flaky.
+LATE = 3.0
+
+
 @tagged("post_install", "-at_install")
 class TestOutboundSchedule(OutboundCase):
     """The delivery worker sends retries when they are due, not at Odoo's next cron poll."""
@@ -49,14 +54,14 @@ class TestOutboundSchedule(OutboundCase):
         # One run of the worker: nothing is due yet, the retries are due in
         # about 1 s then 2 s more (backoff 1 s, +-25 % jitter).
         self.assertEqual(self.Outbox._cron_deliver(stay_seconds=10), 2)
-        self.assertLess(time.monotonic() - start, 6)
+        self.assertLess(time.monotonic() - start, 3 + 2 * LATE)
         self.assertEqual(item.state, "done")
         self.assertEqual(item.attempt_count, 3)
         first, second = self.gaps()
         self.assertGreaterEqual(first, 0.75)
-        self.assertLess(first, 1.25 + 1.0)
+        self.assertLess(first, 1.25 + LATE)
         self.assertGreaterEqual(second, 1.5)
-        self.assertLess(second, 2.5 + 1.0)
+        self.assertLess(second, 2.5 + LATE)
 
     def test_retry_after_is_honoured_to_the_fraction_never_earlier(self):
         self.server.script(None, [Response(429, {}, headers={"Retry-After": "2"}),
@@ -70,7 +75,7 @@ class TestOutboundSchedule(OutboundCase):
         self.assertEqual(self.Outbox._cron_deliver(stay_seconds=10), 1)
         [gap] = self.gaps()
         self.assertGreaterEqual(gap, 2.0)
-        self.assertLess(gap, 2.0 + 1.0)
+        self.assertLess(gap, 2.0 + LATE)
 
     def test_a_near_retry_starts_the_worker_at_once(self):
         self.server.script(None, [Response(503, {})])
@@ -88,7 +93,7 @@ class TestOutboundSchedule(OutboundCase):
         due = item.next_attempt_at
         start = time.monotonic()
         self.assertEqual(self.Outbox._cron_deliver(stay_seconds=75), 0)
-        self.assertLess(time.monotonic() - start, 1, "the worker does not stay for it")
+        self.assertLess(time.monotonic() - start, LATE, "the worker does not stay for it")
         calls = self.new_triggers().mapped("call_at")
         self.assertTrue(calls)
         # Started 75 s before it is due, the worker is there in time even if
@@ -102,7 +107,7 @@ class TestOutboundSchedule(OutboundCase):
         self.outbox_of(self.send())
         start = time.monotonic()
         self.assertEqual(self.Outbox._cron_deliver(budget_seconds=0.6, stay_seconds=75), 0)
-        self.assertLess(time.monotonic() - start, 1.5)
+        self.assertLess(time.monotonic() - start, 0.6 + LATE)
         # The run ended before the item was due: the next one starts at once.
         self.assertTrue(any(t.call_at <= utcnow() for t in self.new_triggers()))
 

@@ -46,7 +46,7 @@ class TestOutboxConcurrency(BjApiSyncCase):
                 env["bj.api.outbox"].browse(list(item_ids)).unlink()
                 env["bj.api.sync.config"].browse(config_id).unlink()
 
-    def test_deliver_now_leaves_an_item_a_worker_is_sending_to_that_worker(self):
+    def test_deliver_now_and_retry_leave_an_item_a_worker_is_sending_to_that_worker(self):
         server = FaultServer().start()
         self.addCleanup(server.stop)
         with self.registry.cursor() as cr:
@@ -67,8 +67,13 @@ class TestOutboxConcurrency(BjApiSyncCase):
             # The user's button must neither send the item a second time nor
             # wait for the worker's lock.
             user.execute("SET LOCAL lock_timeout = '2s'")
-            self._env(user)["bj.api.outbox"].browse(item_id).action_deliver_now()
+            action = self._env(user)["bj.api.outbox"].browse(item_id).action_deliver_now()
             self.assertEqual(server.count(), 0)
+            self.assertIn("left to it", action["params"]["message"])
+            # Retry does not wait for the worker either, and says so.
+            action = self._env(user)["bj.api.outbox"].browse(item_id).action_retry()
+            self.assertEqual(action["params"]["type"], "warning")
+            self.assertIn("1 being sent right now", action["params"]["message"])
         finally:
             for cr in (worker, user):
                 cr.rollback()
