@@ -33,10 +33,11 @@ from requests.auth import HTTPBasicAuth
 from requests.structures import CaseInsensitiveDict
 from requests.utils import check_header_validity, get_auth_from_url
 from urllib3 import exceptions as _u3
+from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import Retry as _Retry
 from urllib3.util import Timeout as _Timeout
 
-from . import masking, policy
+from . import masking, policy, url_guard
 
 _logger = logging.getLogger(__name__)
 
@@ -81,7 +82,10 @@ class OutboundRequest:
     ``params`` always go to the query string. ``timeout`` is ``(connect,
     read)`` seconds (anything :func:`normalise_timeout` accepts). The
     ``idempotency_key`` is sent as ``Idempotency-Key`` and must stay the same
-    across retries of one delivery so the receiver can deduplicate.
+    across retries of one delivery so the receiver can deduplicate. With
+    ``refuse_internal`` the address really connected to must be public: a
+    connection to this machine or a private network is closed before anything
+    is sent, and the attempt fails (webhook targets; without a proxy).
     """
 
     method: str
@@ -91,6 +95,7 @@ class OutboundRequest:
     json_body: Any = None
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
     idempotency_key: str | None = None
+    refuse_internal: bool = False
 
     def __post_init__(self):
         """Normalise the method to upper case (configs store verbs as typed)."""
@@ -653,6 +658,62 @@ def _adapter_error(exc: BaseException) -> BaseException | None:
     return None
 
 
+class InternalTargetRefused(_u3.NewConnectionError):
+    """The connection reached an address on this machine or a private network."""
+
+    def __init__(self, conn, message):
+        """Keep ``message`` apart: urllib3 prefixes it with the connection's repr."""
+        super().__init__(conn, message)
+        self.message = message
+
+
+def _refuse_internal_peer(conn):
+    """Close ``conn`` and raise :class:`InternalTargetRefused` when its peer is not public.
+
+    Checked on the connected socket, after the name was resolved for the
+    connection itself: a name that pointed elsewhere when it was checked
+    (DNS rebinding) is caught here, before a request byte is sent.
+    """
+    address = conn.sock.getpeername()[0]
+    if url_guard.is_internal_address(address):
+        conn.close()
+        raise InternalTargetRefused(
+            conn, f"{conn.host} resolved to {address}, an address on this server or a "
+            "private network, which this delivery may not reach"
+        )
+
+
+class _GuardedHTTPConnection(HTTPConnection):
+    """An HTTP connection that refuses a peer that is not public."""
+
+    def connect(self):
+        """Connect, then refuse an internal peer."""
+        super().connect()
+        _refuse_internal_peer(self)
+
+
+class _GuardedHTTPSConnection(HTTPSConnection):
+    """An HTTPS connection that refuses a peer that is not public."""
+
+    def connect(self):
+        """Connect (TLS included: no request byte is sent yet), then refuse an internal peer."""
+        super().connect()
+        _refuse_internal_peer(self)
+
+
+def _refusal_in(exc):
+    """The :class:`InternalTargetRefused` behind ``exc``, if any."""
+    seen = 0
+    while exc is not None and seen < 8:
+        if isinstance(exc, InternalTargetRefused):
+            return exc
+        reason = getattr(exc, "reason", None)
+        arg = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
+        exc = reason if isinstance(reason, BaseException) else arg or exc.__cause__
+        seen += 1
+    return None
+
+
 _POOLS_PER_SESSION = 16
 _NO_RETRIES = _Retry(0, read=False)
 
@@ -681,17 +742,24 @@ def _tls_settings(verify, cert) -> dict:
     return settings
 
 
-def _new_pool(origin, verify, cert):
-    """A urllib3 connection pool for ``origin`` sized like the session's adapter."""
+def _new_pool(origin, verify, cert, guarded=False):
+    """A urllib3 connection pool for ``origin`` sized like the session's adapter
+    (``guarded``: its connections refuse a peer that is not public)."""
     scheme, host, port = origin
     if scheme == "https":
-        return urllib3.HTTPSConnectionPool(
+        pool = urllib3.HTTPSConnectionPool(
             host, port, maxsize=POOL_MAXSIZE, block=False, **_tls_settings(verify, cert)
         )
-    return urllib3.HTTPConnectionPool(host, port, maxsize=POOL_MAXSIZE, block=False)
+    else:
+        pool = urllib3.HTTPConnectionPool(host, port, maxsize=POOL_MAXSIZE, block=False)
+    if guarded:
+        # ConnectionCls is the pool's documented hook for its connection class.
+        pool.ConnectionCls = _GuardedHTTPSConnection if scheme == "https" \
+            else _GuardedHTTPConnection
+    return pool
 
 
-def _pool(session, target: _Target):
+def _pool(session, target: _Target, guarded=False):
     """The session's own urllib3 pool for ``target``'s origin and the session's TLS settings.
 
     Pools are built with urllib3's public constructors and kept on the session
@@ -699,11 +767,11 @@ def _pool(session, target: _Target):
     connections are reused across calls; :func:`close_session_pools` closes them.
     """
     cert = session.cert
-    key = (target.origin, session.verify, tuple(cert) if type(cert) is list else cert)
+    key = (target.origin, session.verify, tuple(cert) if type(cert) is list else cert, guarded)
     pools = session.__dict__.setdefault("_bj_api_sync_pools", {})
     pool = pools.get(key)
     if pool is None:
-        pool = _new_pool(target.origin, session.verify, cert)
+        pool = _new_pool(target.origin, session.verify, cert, guarded)
         if len(pools) >= _POOLS_PER_SESSION:
             pools.pop(next(iter(pools))).close()
         pools[key] = pool
@@ -716,9 +784,9 @@ def close_session_pools(session) -> None:
         pool.close()
 
 
-def _urlopen(session, target: _Target, method, headers, data, timeout):
+def _urlopen(session, target: _Target, method, headers, data, timeout, guarded=False):
     """Send through the session's pool for ``target``, as ``HTTPAdapter.send()`` would."""
-    pool = _pool(session, target)
+    pool = _pool(session, target, guarded)
     try:
         return pool.urlopen(
             method,
@@ -769,7 +837,8 @@ def _send_direct(session, request, headers, data, timeout, result, cap):
     # get_adapter() raises requests' InvalidSchema for a URL no adapter serves.
     if type(session.get_adapter(target.url)) is not HTTPAdapter:
         return None  # a custom transport: leave it to requests
-    response = _urlopen(session, target, request.method, wire, data, timeout)
+    response = _urlopen(session, target, request.method, wire, data, timeout,
+                        request.refuse_internal)
     result.url = target.url
     result.sent_headers = wire
     complete = False
@@ -853,8 +922,13 @@ def send_once(
         if result.outcome != policy.SUCCESS:
             result.error = _status_error(status, reason, response_headers, result.response_text)
     except _CAUGHT as exc:
-        result.outcome = policy.classify_exception(exc)
-        result.error = describe_exception(exc, result.url, timeout)
+        refused = _refusal_in(exc)
+        if refused is not None:  # a target we may not reach: not worth a retry
+            result.outcome = policy.FAIL
+            result.error = f"Delivery refused, nothing was sent: {refused.message}"
+        else:
+            result.outcome = policy.classify_exception(exc)
+            result.error = describe_exception(exc, result.url, timeout)
         _logger.debug(
             "outbound %s %s failed: %s", request.method, _host_of(result.url), result.error
         )

@@ -17,7 +17,9 @@ def allows_internal(value):
     return str(value or "").strip().lower() in ("1", "true", "yes")
 
 
-def _is_internal_ip(text):
+def is_internal_address(text):
+    """Tell whether the IP address ``text`` is not public (loopback, private,
+    link-local, reserved); None when ``text`` is no IP address."""
     try:
         address = ipaddress.ip_address(text.split("%", 1)[0])
     except ValueError:
@@ -39,13 +41,13 @@ def internal_host(url, resolve=socket.getaddrinfo):
         return None
     if host == "localhost" or host.endswith(".localhost"):
         return host
-    verdict = _is_internal_ip(host)
+    verdict = is_internal_address(host)
     if verdict is not None:
         return host if verdict else None
     try:
         infos = resolve(host, None)
     except (OSError, UnicodeError):
         return None
-    if any(_is_internal_ip(info[4][0]) for info in infos):
+    if any(is_internal_address(info[4][0]) for info in infos):
         return host
     return None

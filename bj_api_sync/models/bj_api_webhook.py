@@ -126,20 +126,26 @@ class BjApiWebhook(models.Model):
                         ))
 
     @api.model
-    def _bj_target_refusal(self, config):
-        """Return why a delivery through ``config`` may not be sent now, or None.
-
-        Only configs created by a webhook are checked, and only when the system
-        parameter does not allow internal targets: the URL's host is resolved
-        again at every delivery (a name may point elsewhere than when it was
-        registered) and refused when it is on this server or a private network.
-        """
+    def _bj_guards_target(self, config):
+        """Tell whether deliveries through ``config`` must not reach this server or a
+        private network: configs created by a webhook, unless the system
+        parameter allows internal targets."""
         webhooks = self.sudo().with_context(active_test=False)
         if not config.id or not webhooks.search_count([("config_id", "=", config.id)], limit=1):
-            return None
+            return False
         param = self.env["ir.config_parameter"].sudo().get_param(url_guard.ALLOW_INTERNAL_PARAM)
-        if url_guard.allows_internal(param):
-            return None
+        return not url_guard.allows_internal(param)
+
+    @api.model
+    def _bj_target_refusal(self, config):
+        """Return why a delivery through guarded ``config`` may not be sent now, or None.
+
+        The URL's host is resolved again at every delivery (a name may point
+        elsewhere than when it was registered) and refused when it is on this
+        server or a private network. The address really connected to is
+        checked again by the HTTP client (``refuse_internal``), so a name that
+        changes between this check and the connection is refused too.
+        """
         host = url_guard.internal_host(config.url or "")
         if not host:
             return None

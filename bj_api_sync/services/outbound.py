@@ -119,7 +119,9 @@ class RequestFactory:
         self.body_limit = config.env["bj.api.log"]._get_body_limit()
         # Checked again for every delivery: the name of a webhook's target
         # may resolve to another address than when it was registered.
-        self.refusal = config.env["bj.api.webhook"]._bj_target_refusal(config)
+        Webhook = config.env["bj.api.webhook"]
+        self.guard_internal = Webhook._bj_guards_target(config)
+        self.refusal = Webhook._bj_target_refusal(config) if self.guard_internal else None
 
     def request(self, body, idempotency_key):
         """Return the OutboundRequest that sends ``body`` (a dict or a list of dicts).
@@ -140,6 +142,7 @@ class RequestFactory:
             json_body=None if self.method == "GET" else body,
             timeout=self.timeout,
             idempotency_key=idempotency_key,
+            refuse_internal=self.guard_internal,
         )
 
     def send(self, body, idempotency_key):

@@ -4,11 +4,13 @@ webhook targets checked at delivery and webhook conditions checked on every path
 import time
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
+from unittest.mock import patch
 
 from odoo.exceptions import UserError, ValidationError
 from odoo.tests import tagged
 from odoo.tools import mute_logger
 
+from ..engine import url_guard
 from ..engine.mapping import MappingError
 from ..services import inbound_webhooks, odoo_mapping
 from .fault_server import Response
@@ -208,6 +210,22 @@ class TestOutboundWebhookGuard(OutboundCase):
         self.Outbox._cron_deliver()
         self.assertEqual(item.state, "done")
         self.assertEqual(self.server.requests[0].json["data"]["name"], "Hooked Customer")
+
+    def test_a_name_that_changes_after_the_check_is_refused_at_the_connection(self):
+        # DNS rebinding: the name looked public when it was checked, then the
+        # connection reached this machine. Nothing is sent, and it is not retried.
+        self.set_allow_internal("True")
+        webhook = self.register(self.bj_manager)
+        self.set_allow_internal("False")
+        self.env["res.partner"].create({"name": "Rebound Customer"})
+        [item] = self.Outbox.search([("config_id", "=", webhook.config_id.id)])
+        with patch.object(url_guard, "internal_host", return_value=None):
+            self.assertEqual(self.Outbox._cron_deliver(), 1)
+        self.assertEqual(self.server.count(), 0, "nothing was sent")
+        self.assertEqual(item.state, "failed")
+        self.assertEqual(item.attempt_count, 1)
+        self.assertIn("Delivery refused, nothing was sent: 127.0.0.1 resolved to 127.0.0.1",
+                      item.last_error)
 
     def test_other_configs_are_not_guarded(self):
         self.set_allow_internal("False")

@@ -983,3 +983,39 @@ def test_timeout_objects_shared_per_pair():
     first = hc._timeout(5.0, 15.0)
     assert hc._timeout(5.0, 15.0) is first
     assert (first.connect_timeout, first.read_timeout) == (5.0, 15.0)
+
+
+# -- targets that must be public (webhooks) -------------------------------------
+
+
+def test_refuse_internal_checks_the_address_really_connected_to(server, session):
+    # No name resolution is judged here: the connected socket's peer is.
+    request = hc.OutboundRequest("POST", server.url + "/hook", json_body={"a": 1},
+                                 refuse_internal=True)
+    result = hc.send_once(request, session=session)
+    assert result.outcome == "fail" and result.status_code is None
+    assert result.error.startswith("Delivery refused, nothing was sent: 127.0.0.1 resolved "
+                                   "to 127.0.0.1")
+    assert server.count() == 0  # not a byte of the request reached it
+    # The same session and origin without the guard: sent as usual (its own pool).
+    assert hc.send_once(hc.OutboundRequest("POST", server.url + "/hook", json_body={}),
+                        session=session).ok
+    assert server.count() == 1
+    # And the guard still holds afterwards on that origin.
+    assert hc.send_once(request, session=session).outcome == "fail"
+    assert server.count() == 1
+
+
+def test_refuse_internal_lets_a_public_peer_through(server, session, monkeypatch):
+    # The sink stands in for a public host: the guard asks url_guard about the peer.
+    seen = []
+
+    def public(address):
+        seen.append(address)
+        return False
+
+    monkeypatch.setattr(hc.url_guard, "is_internal_address", public)
+    result = hc.send_once(hc.OutboundRequest("GET", server.url + "/ok", refuse_internal=True),
+                          session=session)
+    assert result.ok, result.error
+    assert seen == ["127.0.0.1"]
