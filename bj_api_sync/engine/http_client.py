@@ -688,8 +688,9 @@ class _GuardedHTTPConnection(HTTPConnection):
 
     def connect(self):
         """Connect, then refuse an internal peer."""
-        super().connect()
+        result = super().connect()
         _refuse_internal_peer(self)
+        return result
 
 
 class _GuardedHTTPSConnection(HTTPSConnection):
@@ -697,8 +698,9 @@ class _GuardedHTTPSConnection(HTTPSConnection):
 
     def connect(self):
         """Connect (TLS included: no request byte is sent yet), then refuse an internal peer."""
-        super().connect()
+        result = super().connect()
         _refuse_internal_peer(self)
+        return result
 
 
 def _refusal_in(exc):
