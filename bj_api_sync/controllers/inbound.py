@@ -24,6 +24,7 @@ than that.
 from odoo import http
 from odoo.http import request
 
+from ..engine import routes
 from ..services import inbound_pipeline
 
 _BODY_ATTR = "bj_api_sync_body"
@@ -104,7 +105,7 @@ def _respond(answer):
     return request.make_response(answer.text, headers=headers, status=answer.status)
 
 
-def _serve(subpath, handler, *args):
+def _handle_with(subpath, handler, *args):
     """Answer the current request with ``handler(call, env, *args)``, as JSON."""
     call = _call(subpath)
     request.bj_trace_id = call.trace_id
@@ -122,8 +123,8 @@ class InboundApiController(http.Controller):
         """Create, read, update, delete, search and batch on a configured resource."""
         # The path itself, not the ``subpath`` argument: Odoo merges query-string
         # values into the arguments, and ``?subpath=...`` must not pick a route.
-        subpath = request.httprequest.path[len(inbound_pipeline.API_BASE):].lstrip("/")
-        return _serve(subpath, inbound_pipeline.serve_resource)
+        subpath = request.httprequest.path[len(routes.API_BASE):].lstrip("/")
+        return _handle_with(subpath, inbound_pipeline.serve_resource)
 
     @http.route(
         "/api/sync/v1/openapi.json",
@@ -131,7 +132,7 @@ class InboundApiController(http.Controller):
     )
     def bj_api_openapi(self, **_params):
         """OpenAPI 3 description of the resources the caller can reach."""
-        return _serve("openapi.json", inbound_pipeline.serve_openapi)
+        return _handle_with("openapi.json", inbound_pipeline.serve_openapi)
 
     @http.route(
         "/api/sync/v1/webhooks",
@@ -139,7 +140,7 @@ class InboundApiController(http.Controller):
     )
     def bj_api_webhooks(self, **_params):
         """Register an outbound webhook (POST) or list the caller's webhooks (GET)."""
-        return _serve("webhooks", inbound_pipeline.serve_webhooks, "webhooks")
+        return _handle_with("webhooks", inbound_pipeline.serve_webhooks, "webhooks")
 
     @http.route(
         "/api/sync/v1/webhooks/<string:webhook_id>",
@@ -147,7 +148,7 @@ class InboundApiController(http.Controller):
     )
     def bj_api_webhook(self, webhook_id, **_params):
         """Remove one of the caller's webhooks (DELETE)."""
-        return _serve(f"webhooks/{webhook_id}", inbound_pipeline.serve_webhooks, "webhook",
+        return _handle_with(f"webhooks/{webhook_id}", inbound_pipeline.serve_webhooks, "webhook",
                       webhook_id)
 
     @http.route(
@@ -156,4 +157,4 @@ class InboundApiController(http.Controller):
     )
     def bj_api_subscribe(self, **_params):
         """Subscribe a callback URL to record events (POST)."""
-        return _serve("events/subscribe", inbound_pipeline.serve_webhooks, "subscribe")
+        return _handle_with("events/subscribe", inbound_pipeline.serve_webhooks, "subscribe")

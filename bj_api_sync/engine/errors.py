@@ -8,20 +8,38 @@ the exception::
     {"success": false,
      "error": {"code": "...", "message": "...", "details": {...}, "trace_id": "req_..."}}
 """
+import enum
 import re
 import secrets
 
-STATUS_BY_CODE = {
-    "AUTHENTICATION_ERROR": 401,
-    "PERMISSION_DENIED": 403,
-    "NOT_FOUND": 404,
-    "METHOD_NOT_ALLOWED": 405,
-    "VALIDATION_ERROR": 400,
-    "DUPLICATE_RECORD": 409,
-    "PAYLOAD_TOO_LARGE": 413,
-    "RATE_LIMIT_EXCEEDED": 429,
-    "INTERNAL_ERROR": 500,
-}
+
+class ErrorCode(str, enum.Enum):
+    """The error codes of the contract, each with its HTTP status.
+
+    A code that is not one of these cannot make an :class:`ApiError` (it raises
+    ``ValueError``), and the pure tier checks every literal code in the addon.
+    """
+
+    AUTHENTICATION_ERROR = ("AUTHENTICATION_ERROR", 401)
+    PERMISSION_DENIED = ("PERMISSION_DENIED", 403)
+    NOT_FOUND = ("NOT_FOUND", 404)
+    METHOD_NOT_ALLOWED = ("METHOD_NOT_ALLOWED", 405)
+    VALIDATION_ERROR = ("VALIDATION_ERROR", 400)
+    DUPLICATE_RECORD = ("DUPLICATE_RECORD", 409)
+    PAYLOAD_TOO_LARGE = ("PAYLOAD_TOO_LARGE", 413)
+    RATE_LIMIT_EXCEEDED = ("RATE_LIMIT_EXCEEDED", 429)
+    INTERNAL_ERROR = ("INTERNAL_ERROR", 500)
+
+    def __new__(cls, code, status):
+        """Members are their code (a str); ``status`` is the HTTP status."""
+        member = str.__new__(cls, code)
+        member._value_ = code
+        member.status = status
+        return member
+
+
+#: The HTTP status of each code.
+STATUS_BY_CODE = {member.value: member.status for member in ErrorCode}
 
 # A client-supplied X-Request-Id ends up in logs and response headers: only a
 # short, header-safe token with our prefix is trusted.
@@ -31,8 +49,8 @@ _TRACE_ID_RE = re.compile(r"req_[A-Za-z0-9_-]{8,64}")
 class ApiError(Exception):
     """An API failure that maps to one error code, HTTP status and envelope.
 
-    ``status`` defaults to the status of ``code`` in :data:`STATUS_BY_CODE`
-    (500 for a code not listed there). ``headers`` are extra response headers,
+    ``code`` is an :class:`ErrorCode` or its name (anything else raises
+    ``ValueError``); ``status`` defaults to the code's. ``headers`` are extra response headers,
     e.g. ``{"Allow": "GET, POST"}``, ``{"Retry-After": "30"}`` or
     ``{"WWW-Authenticate": 'Bearer realm="bj_api_sync"'}``.
     """
@@ -40,15 +58,21 @@ class ApiError(Exception):
     def __init__(self, code, message, details=None, status=None, headers=None):
         """Store the error code, human message, details dict, status and headers."""
         super().__init__(message)
-        self.code = code
+        member = ErrorCode(code)
+        self.code = member.value
         self.message = message
         self.details = dict(details or {})
-        self.status = status if status is not None else STATUS_BY_CODE.get(code, 500)
+        self.status = status if status is not None else member.status
         self.headers = dict(headers or {})
 
     def __repr__(self):
         """Return a debugging representation with code, status and message."""
         return f"ApiError({self.code!r}, {self.message!r}, status={self.status})"
+
+    @classmethod
+    def validation(cls, message, **details):
+        """A ``VALIDATION_ERROR`` (400) with ``details`` as given."""
+        return cls(ErrorCode.VALIDATION_ERROR, message, details)
 
     def to_body(self, trace_id):
         """Return the JSON error envelope of this error for ``trace_id``."""
@@ -81,7 +105,3 @@ def error_body(code, message, details=None, trace_id=""):
         },
     }
 
-
-def success_body(**kw):
-    """Return a success envelope: ``{"success": True}`` plus the given keys."""
-    return {"success": True, **kw}

@@ -9,19 +9,15 @@ import copy
 import json
 import re
 
+from .batch_request import MAX_BATCH_OPERATIONS
 from .errors import STATUS_BY_CODE
-from .payload import INT4_MAX, INT4_MIN, MAX_BATCH_OPERATIONS
+from .mapping_in import INT4_MAX, INT4_MIN
 from .query import MAX_LIMIT, MAX_OFFSET, max_page
+from .routes import API_BASE, RESERVED_ENDPOINTS
 
 OPENAPI_VERSION = "3.0.3"
-API_BASE = "/api/sync/v1"
-# Paths of the API that are not resources: an endpoint with one of these
-# names would be shadowed by the fixed routes.
-#: Endpoint names a configuration may not take: the API's own routes and path parts.
-RESERVED_ENDPOINTS = frozenset({"webhooks", "events", "openapi.json", "search", "batch"})
 
-_VERBS = ("GET", "POST", "PUT", "DELETE")
-#: Text the API stores: PostgreSQL cannot hold NUL characters (payload.py refuses them).
+#: Text the API stores: PostgreSQL cannot hold NUL characters (mapping_in refuses them).
 NO_NUL_PATTERN = "^[^\\x00]*$"
 _X2MANY = ("one2many", "many2many")
 _NUMERIC = ("integer", "float", "monetary")
@@ -187,7 +183,7 @@ def _base_schema(desc, mode):
 
 
 def _nullable(desc, mode):
-    """Whether a field may be null, matching what payload.py accepts and emits."""
+    """Whether a field may be null, matching what mapping_in accepts and serialize emits."""
     ftype = desc.get("type")
     if ftype in ("boolean", "json") or ftype in _X2MANY:
         return False

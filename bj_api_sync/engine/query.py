@@ -44,7 +44,7 @@ _INT_RE = re.compile(r"\s*[+-]?\d+\s*")
 
 
 def _domain_error(message, **details):
-    return ApiError("VALIDATION_ERROR", message, {"parameter": "domain", **details})
+    return ApiError.validation(message, parameter="domain", **details)
 
 
 def _load_domain(raw):
@@ -203,7 +203,7 @@ def parse_domain(raw, fields, *, max_terms=MAX_DOMAIN_TERMS):
 
 
 def _order_error(message, **details):
-    return ApiError("VALIDATION_ERROR", message, {"parameter": "order", **details})
+    return ApiError.validation(message, parameter="order", **details)
 
 
 def parse_order(raw, fields, *, default="id"):

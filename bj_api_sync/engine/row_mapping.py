@@ -4,7 +4,7 @@ Most configs send stored columns of the record and of records reached through
 many2one fields (``country_id.code``). For those, :func:`plan` works out which
 columns of which models must be read, the Odoo layer reads them as plain rows
 (with the same access checks as the ORM), and :meth:`RowPlan.build` turns the
-rows into exactly the payloads :func:`.mapping.build_payloads` gives through an
+rows into exactly the payloads :func:`.mapping_out.build_payloads` gives through an
 ORM adapter, without the per-field cost of record objects.
 
 Lines with scripts, nested mappings or x2many fields, and fields that are not
@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import mapping
+from . import mapping_out
 
 #: Odoo field types whose column value converts to JSON without the ORM.
 ROW_TYPES = frozenset({
@@ -103,14 +103,14 @@ class RowPlan:
     def _column(self, path, ftype, tables, rows) -> list:
         """A line's JSON values for ``rows`` (main-model rows), in order."""
         if len(path) == 1:
-            convert = mapping.converter(ftype)
+            convert = mapping_out.converter(ftype)
             values = map(operator.itemgetter(self._index[()][path[0]]), rows)
             return list(map(convert, values, itertools.repeat(None)))
         return list(map(self._getter(path, ftype, tables), rows))
 
     def _getter(self, path, ftype, tables) -> Callable[[tuple], Any]:
         """The function giving a line's JSON value from a main-model row."""
-        convert = mapping.converter(ftype)
+        convert = mapping_out.converter(ftype)
         column = self._index[path[:-1]][path[-1]]
         if len(path) == 1:
             return lambda row: convert(row[column], None)
@@ -153,13 +153,13 @@ def _dict_maker(width: int) -> Callable[[list, list], list]:
     return namespace["make"]
 
 
-def plan(lines: Iterable[mapping.LineSpec], model: str, schema: Schema) -> RowPlan | None:
+def plan(lines: Iterable[mapping_out.LineSpec], model: str, schema: Schema) -> RowPlan | None:
     """Return the :class:`RowPlan` of ``lines`` on ``model``, or None when a line
     needs the generic builder (script, nested mapping, x2many, non-column field,
     inconsistent lines)."""
     try:
-        compiled = mapping.compile_lines(lines)
-    except mapping.MappingError:
+        compiled = mapping_out.compile_lines(lines)
+    except mapping_out.MappingError:
         return None  # the generic builder reports the problem
     columns: dict[tuple[str, ...], dict[str, None]] = {(): {"id": None}}
     models = {(): model}

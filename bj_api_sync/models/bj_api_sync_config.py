@@ -9,7 +9,7 @@ from odoo.osv import expression
 from odoo.tools.safe_eval import dateutil, safe_eval, time
 
 from ..engine import batching
-from ..engine.openapi import RESERVED_ENDPOINTS
+from ..engine.routes import RESERVED_ENDPOINTS
 from ..services import odoo_mapping, outbound
 
 _logger = logging.getLogger(__name__)
@@ -398,7 +398,7 @@ class BjApiSyncConfig(models.Model):
     def _build_payloads(self, records):
         """Return the JSON payloads of ``records`` built by this config's mapping."""
         self.ensure_one()
-        return odoo_mapping.build_payloads(self.sudo(), records)
+        return odoo_mapping.payloads_of(self.sudo(), records)
 
     def _enqueue_outbound(self, records, event="manual"):
         """Queue ``records`` (filtered by the domain) for delivery after commit."""
@@ -453,7 +453,7 @@ class BjApiSyncConfig(models.Model):
             kind = "success"
             message = _("Connected: HTTP %(status)s in %(ms)s ms.", status=status,
                         ms=round(result.duration_ms))
-        values = factory.log_values(
+        values = factory.attempt_log_values(
             result, state="success" if kind == "success" else "failed", attempt=1,
             res_model=False, res_ids=[],
         )

@@ -3,7 +3,7 @@ from odoo import SUPERUSER_ID, api, models, tools
 from ..services import inbound_spec
 
 
-class BjApiSyncConfig(models.Model):
+class BjApiSyncConfigInbound(models.Model):
     """Inbound API side of the configurations: cached snapshots for the REST API."""
 
     _name = "bj.api.sync.config"

@@ -6,7 +6,7 @@ from odoo.exceptions import AccessError, ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
-from ..engine import payload, url_guard
+from ..engine import serialize, url_guard
 
 _logger = logging.getLogger(__name__)
 
@@ -335,7 +335,7 @@ class BjApiWebhook(models.Model):
             names = list(fsets.default_read)
         described = records.fields_get(names, attributes=["type"])
         names = [n for n in names if n in described and n != "id"]
-        return [payload.serialize_record(row, described) for row in records.read(names)]
+        return [serialize.serialize_record(row, described) for row in records.read(names)]
 
     def _bj_describe(self):
         """Return the JSON description of a webhook (``GET /webhooks``)."""

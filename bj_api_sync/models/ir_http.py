@@ -5,16 +5,11 @@ from werkzeug.exceptions import HTTPException
 from odoo import models
 from odoo.http import request
 
-from ..engine import errors, openapi
+from ..engine import errors, routes
 
 _logger = logging.getLogger(__name__)
 
-API_PREFIX = openapi.API_BASE
 _CODE_BY_STATUS = {status: code for code, status in errors.STATUS_BY_CODE.items()}
-
-
-def _is_api_path(path):
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
 class IrHttp(models.AbstractModel):
@@ -34,7 +29,7 @@ class IrHttp(models.AbstractModel):
         without Content-Length): the controller answers 413.
         """
         super()._pre_dispatch(rule, args)
-        if not _is_api_path(request.httprequest.path):
+        if not routes.is_api_path(request.httprequest.path):
             return
         # pylint: disable=import-outside-toplevel
         from ..controllers import inbound
@@ -46,7 +41,7 @@ class IrHttp(models.AbstractModel):
     def _handle_error(cls, exception):
         """Return a JSON error response for paths under /api/sync/v1, else defer to Odoo."""
         path = request.httprequest.path if request else ""
-        if not _is_api_path(path):
+        if not routes.is_api_path(path):
             return super()._handle_error(exception)
         trace_id = getattr(request, "bj_trace_id", None) or errors.new_trace_id()
         if isinstance(exception, HTTPException) and exception.code:

@@ -4,7 +4,7 @@ A :class:`Resource` binds a config snapshot (``ResourceSpec``) to the caller's
 environment. Every read, update and delete is bounded by the config's filter
 domain; ``data`` keys are the config lines' external keys (or, with no lines,
 the field names the caller may write); values are checked and converted by
-:mod:`..engine.payload`; queries are validated by :mod:`..engine.query`. The
+:mod:`..engine.mapping_in`; queries are validated by :mod:`..engine.query`. The
 ORM runs as the caller, so access rights and record rules apply. Each method
 returns a :class:`Result`; failures raise (``ApiError`` or Odoo exceptions,
 mapped by :mod:`.inbound_errors`).
@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from odoo.exceptions import AccessError, UserError
 from odoo.osv import expression
 
-from ..engine import inbound_rules, mapping, openapi, payload, query
+from ..engine import (
+    batch_request,
+    inbound_rules,
+    mapping_in,
+    mapping_out,
+    openapi,
+    query,
+    serialize,
+)
 from ..engine.errors import ApiError
 from . import inbound_errors, odoo_mapping
 
@@ -201,7 +209,7 @@ class Resource:
         # values are in cache, so format them without a second access query.
         rows = records._read_format(fnames=names)
         readable = self.fsets.readable
-        return [payload.serialize_record(row, readable) for row in rows]
+        return [serialize.serialize_record(row, readable) for row in rows]
 
     def _mapping_error(self, exc):
         """Turn a ``MappingError`` of the config's lines into a typed ``ApiError``.
@@ -250,12 +258,12 @@ class Resource:
         built = [{} for _record in records]
         if lines:
             try:
-                built = mapping.build_payloads(
+                built = mapping_out.build_payloads(
                     records, lines, odoo_mapping.ACCESS, run_script=odoo_mapping.run_script,
                     script_context=odoo_mapping.script_context(records.env, records._name),
                     config_name=self.spec.name,
                 )
-            except mapping.MappingError as exc:
+            except mapping_out.MappingError as exc:
                 raise self._mapping_error(exc) from None
         names = self._names(selection)
         if not names:
@@ -307,7 +315,7 @@ class Resource:
         if not relation:
             raise ApiError("VALIDATION_ERROR", "Nested values need a relational field")
         fsets = self.configs._bj_field_sets(relation)
-        return payload.convert_values(vals, fsets.inputs, convert_nested=self._nested)
+        return mapping_in.convert_values(vals, fsets.inputs, convert_nested=self._nested)
 
     def _resolver(self, line):
         """Return the many2one resolver of ``line`` (identifier of a mapping config or
@@ -355,10 +363,10 @@ class Resource:
     def to_values(self, data, record=None):
         """Convert a ``data`` object to ORM values; raise one VALIDATION_ERROR listing problems."""
         if not self.spec.lines:
-            return payload.convert_values(data, self.fsets.inputs, convert_nested=self._nested)
+            return mapping_in.convert_values(data, self.fsets.inputs, convert_nested=self._nested)
         by_key = self.spec.input_lines
-        flat = payload.flatten(data, by_key)
-        payload.raise_unknown_fields([k for k in flat if k not in by_key])
+        flat = mapping_in.flatten(data, by_key)
+        mapping_in.raise_unknown_fields([k for k in flat if k not in by_key])
         values = {}
         source = {}
         errors = []
@@ -381,7 +389,7 @@ class Resource:
                         "VALIDATION_ERROR",
                         f"Keys {source[line.field]!r} and {key!r} both set field {line.field!r}",
                     )
-                values[line.field] = payload.convert_value(
+                values[line.field] = mapping_in.convert_value(
                     key, value, desc, self._resolver(line), convert_nested=self._nested
                 )
                 source[line.field] = key
@@ -389,7 +397,7 @@ class Resource:
                 if exc.code != "VALIDATION_ERROR":
                     raise
                 errors.append({"field": key, "message": exc.message})
-        payload.raise_field_errors(errors)
+        mapping_in.raise_field_errors(errors)
         return values
 
     def _required_missing(self, values):
@@ -432,7 +440,7 @@ class Resource:
     # ------------------------------------------------------------------ operations
     def do_create(self, body):
         """``POST /{resource}``: create, or upsert through the Record Identifier line."""
-        data, options = payload.split_request(body)
+        data, options = mapping_in.split_request(body)
         return_fields = options.get("return_fields")
         if return_fields is not None and not isinstance(return_fields, list):
             raise ApiError(
@@ -455,12 +463,12 @@ class Resource:
         """Default answer of a create: the keys the client sent (when readable)."""
         if self.spec.lines:
             keys = {line.key for line in self.spec.lines}
-            return [k for k in payload.flatten(data, keys) if k in keys]
+            return [k for k in mapping_in.flatten(data, keys) if k in keys]
         return [k for k in data if k in self.fsets.readable]
 
     def do_update(self, record_id, body):
         """``PUT /{resource}/{id}``: write the given fields."""
-        data, options = payload.split_request(body)
+        data, options = mapping_in.split_request(body)
         partial = inbound_rules.parse_flag(options.get("partial_update", True),
                                            "options.partial_update")
         record = self.find(record_id)
@@ -478,14 +486,14 @@ class Resource:
             record.write(values)
         self.env.flush_all()
         updated = list(data) if not self.spec.lines else list(
-            payload.flatten(data, self.spec.input_lines)
+            mapping_in.flatten(data, self.spec.input_lines)
         )
         write_date = record.write_date if "write_date" in record._fields else False
         return Result(200, {
             "success": True,
             "id": record.id,
             "updated_fields": updated,
-            "write_date": payload.serialize_value(write_date, {"type": "datetime"}),
+            "write_date": serialize.serialize_value(write_date, {"type": "datetime"}),
         }, [record.id])
 
     def do_delete(self, record_id, options):
@@ -581,7 +589,7 @@ class Resource:
         order and stop at the first failure; earlier operations are kept, the
         rest reported as skipped.
         """
-        operations, options = payload.parse_batch(body)
+        operations, options = batch_request.parse_batch(body)
         inbound_rules.check_batch_verbs(operations, self.spec.methods)
         if options["transaction"]:
             results = self._batch_transaction(operations)

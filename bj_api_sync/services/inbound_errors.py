@@ -24,7 +24,7 @@ from odoo.exceptions import (
 )
 from odoo.service.model import PG_CONCURRENCY_ERRORS_TO_RETRY
 
-from ..engine import mapping
+from ..engine import mapping_out
 from ..engine.errors import ApiError
 
 _logger = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ def to_api_error(exc, trace_id=""):
     error = business_error(exc)
     if error is not None:
         return error
-    if isinstance(exc, mapping.MappingError):
+    if isinstance(exc, mapping_out.MappingError):
         # Mapping errors of the config's lines are turned into typed errors
         # by inbound_crud; one reaching here still names config and line.
         error = business_error(exc.cause) if isinstance(exc.cause, Exception) else None

@@ -22,7 +22,7 @@ import psycopg2
 
 from odoo import SUPERUSER_ID, api
 
-from ..engine import errors, http_client, inbound_rules, masking, openapi, ratelimit
+from ..engine import errors, http_client, inbound_rules, masking, openapi, ratelimit, routes
 from ..engine.errors import ApiError
 from . import (
     inbound_auth,
@@ -35,7 +35,6 @@ from . import (
 
 _logger = logging.getLogger(__name__)
 
-API_BASE = openapi.API_BASE
 MAX_BODY_PARAM = "bj_api_sync.max_body_bytes"
 DEFAULT_MAX_BODY = 10 * 1024 * 1024
 # Limits of the routes that belong to no config (openapi.json, webhooks).
@@ -250,7 +249,7 @@ def _run_resource(call, env, outcome):
     elif operation == "read":
         result = res.do_read(record_id, call.args)
     elif operation == "search":
-        result = res.do_search(call.args, f"{API_BASE}/{spec.endpoint}/search")
+        result = res.do_search(call.args, f"{routes.API_BASE}/{spec.endpoint}/search")
     else:
         result = res.do_batch(parse_json(raw))
     user_env.flush_all()
@@ -275,7 +274,7 @@ def _error_answer(exc, call):
     return error, error.to_body(call.trace_id)
 
 
-def _serve(call, env, runner):
+def _answer_call(call, env, runner):
     started = time.monotonic()
     outcome = _Outcome()
     headers = {"X-Request-Id": call.trace_id}
@@ -301,12 +300,12 @@ def _serve(call, env, runner):
 
 def serve_resource(call, env):
     """Serve a call under ``/api/sync/v1/{resource}...``; return an :class:`Answer`."""
-    return _serve(call, env, _run_resource)
+    return _answer_call(call, env, _run_resource)
 
 
 def serve_openapi(call, env):
     """Serve ``GET /api/sync/v1/openapi.json`` for the resources this caller reaches."""
-    return _serve(call, env, _run_openapi)
+    return _answer_call(call, env, _run_openapi)
 
 
 def _run_openapi(call, env, outcome):
@@ -343,7 +342,7 @@ _LOG_SQL = """
 """
 
 
-def log_values(env, call, outcome, status, body, headers, duration_ms):
+def call_log_values(env, call, outcome, status, body, headers, duration_ms):
     """Return the ``bj.api.log`` values of a call: masked, truncated.
 
     ``body`` is the answer as ``(dict, JSON text)``.
@@ -403,7 +402,7 @@ def serve_webhooks(call, env, route, webhook_id=None):
         env.flush_all()
         return status, body
 
-    return _serve(call, env, runner)
+    return _answer_call(call, env, runner)
 
 
 def _no_nul(value):
@@ -417,7 +416,7 @@ def write_log(env, call, outcome, status, body, headers, duration_ms):
     request's transaction stays usable, with the call's own writes.
     """
     infra = api.Environment(env.cr, SUPERUSER_ID, {})
-    values = log_values(infra, call, outcome, status, body, headers, duration_ms)
+    values = call_log_values(infra, call, outcome, status, body, headers, duration_ms)
     # PostgreSQL text cannot hold NUL; a client may send it (in the URL or a
     # header): it is shown as U+FFFD instead of losing the row.
     params = [_no_nul(values[c]) for c in _LOG_COLUMNS] + [SUPERUSER_ID, SUPERUSER_ID]

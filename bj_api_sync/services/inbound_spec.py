@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from odoo.models import MAGIC_COLUMNS
 
-from ..engine import mapping
+from ..engine import mapping_out
 from . import odoo_mapping
 
 # Never written by clients, whatever fields_get says.
@@ -66,7 +66,7 @@ class ResourceSpec:
     page_size: int
     filter_domain: str
     has_active: bool
-    output_lines: tuple = field(default=())  # engine.mapping.LineSpec
+    output_lines: tuple = field(default=())  # engine.mapping_out.LineSpec
     #: ((mapping label, line id), ...) of every line, sub-configs' lines included
     line_labels: tuple = field(default=())
 
@@ -106,7 +106,7 @@ def _sub_identifier(line):
 
 
 def output_line_specs(config):
-    """Return the config's lines as ``engine.mapping.LineSpec`` (sub-configs included;
+    """Return the config's lines as ``engine.mapping_out.LineSpec`` (sub-configs included;
     nothing when the config has no lines)."""
     return odoo_mapping.line_specs(config, with_defaults=False)
 
@@ -115,7 +115,7 @@ def _line_labels(config, prefix="", depth=0):
     """Return ``((label, line id), ...)`` with the labels :func:`odoo_mapping.line_specs`
     gives (``line 2 (country) > line 1 (iso)`` for a sub-config's line)."""
     pairs = []
-    if depth > mapping.MAX_DEPTH:
+    if depth > mapping_out.MAX_DEPTH:
         return pairs
     for index, line in enumerate(config.line_ids, start=1):
         label = f"{prefix}line {index} ({line.external_key})"

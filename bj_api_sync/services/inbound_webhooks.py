@@ -12,7 +12,7 @@ caller's own webhooks and ``DELETE /webhooks/{id}`` removes one.
 """
 from urllib.parse import urlparse
 
-from ..engine import openapi, payload, query
+from ..engine import mapping_in, openapi, query
 from ..engine.errors import ApiError
 from ..engine.url_guard import ALLOW_INTERNAL_PARAM, allows_internal, internal_host
 from ..models.bj_api_webhook import EVENT_TRIGGERS
@@ -22,21 +22,17 @@ _SUBSCRIBE_KEYS = ("callback_url", "events", "model", "fields", "filters", "auth
 _AUTH_KEYS = ("type", "token", "username", "password", "header_name", "header_value")
 
 
-def _bad(message, **details):
-    return ApiError("VALIDATION_ERROR", message, details)
-
-
 def _url(infra, value, name):
     if not isinstance(value, str) or len(value) > 2048:
-        raise _bad(f"'{name}' must be an absolute http(s) URL", parameter=name)
+        raise ApiError.validation(f"'{name}' must be an absolute http(s) URL", parameter=name)
     parsed = urlparse(value.strip())
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
-        raise _bad(f"'{name}' must be an absolute http(s) URL", parameter=name)
+        raise ApiError.validation(f"'{name}' must be an absolute http(s) URL", parameter=name)
     # Off by default: a webhook may not target this machine or a private network.
     allow = allows_internal(infra["ir.config_parameter"].get_param(ALLOW_INTERNAL_PARAM))
     host = None if allow else internal_host(value)
     if host:
-        raise _bad(
+        raise ApiError.validation(
             f"'{name}' points to {host}, an address on this server or a private network; "
             f"an administrator may allow such targets with the system parameter "
             f"{ALLOW_INTERNAL_PARAM}",
@@ -48,10 +44,11 @@ def _url(infra, value, name):
 def _events(value, style):
     allowed = openapi.SUBSCRIBE_EVENTS if style == "subscribe" else tuple(EVENT_TRIGGERS)
     if not isinstance(value, list) or not value:
-        raise _bad("'events' must be a non-empty list of event names", parameter="events")
+        raise ApiError.validation(
+            "'events' must be a non-empty list of event names", parameter="events")
     unknown = [e for e in value if not isinstance(e, str) or e not in allowed]
     if unknown:
-        raise _bad(
+        raise ApiError.validation(
             "Unknown event(s): " + ", ".join(map(str, unknown))
             + " (supported: " + ", ".join(allowed) + ")",
             parameter="events", unknown=[str(e) for e in unknown],
@@ -66,7 +63,7 @@ def _filters_domain(filters):
     if isinstance(filters, list):
         return filters
     if not isinstance(filters, dict):
-        raise _bad("'filters' must be an object {field: [operator, value]}",
+        raise ApiError.validation("'filters' must be an object {field: [operator, value]}",
                    parameter="filters")
     domain = []
     for name, spec in filters.items():
@@ -81,55 +78,59 @@ def _authentication(value):
     """Return the outbound config values for the ``authentication`` object."""
     if value is None:
         return {"auth_type": "none"}
-    payload.require_object(value, "authentication")
+    mapping_in.require_object(value, "authentication")
     extra = sorted(k for k in value if k not in _AUTH_KEYS)
     if extra:
-        raise _bad("Unknown authentication key(s): " + ", ".join(extra),
+        raise ApiError.validation("Unknown authentication key(s): " + ", ".join(extra),
                    parameter="authentication", unknown=extra)
     kind = value.get("type") or "none"
     for key in _AUTH_KEYS:
         if key in value and not isinstance(value[key], str):
-            raise _bad(f"'authentication.{key}' must be a string",
+            raise ApiError.validation(f"'authentication.{key}' must be a string",
                        parameter=f"authentication.{key}")
     if kind == "none":
         return {"auth_type": "none"}
     if kind == "bearer":
         if not value.get("token"):
-            raise _bad("Bearer authentication needs a 'token'", parameter="authentication")
+            raise ApiError.validation(
+                "Bearer authentication needs a 'token'", parameter="authentication")
         return {"auth_type": "bearer", "bearer_token": value["token"]}
     if kind == "basic":
         if not value.get("username"):
-            raise _bad("Basic authentication needs a 'username'", parameter="authentication")
+            raise ApiError.validation(
+                "Basic authentication needs a 'username'", parameter="authentication")
         return {"auth_type": "basic", "auth_login": value["username"],
                 "auth_password": value.get("password") or ""}
     if kind == "custom":
         if not value.get("header_name"):
-            raise _bad("Custom authentication needs 'header_name'", parameter="authentication")
+            raise ApiError.validation(
+                "Custom authentication needs 'header_name'", parameter="authentication")
         return {"auth_type": "custom", "header_ids": [(0, 0, {
             "key": value["header_name"], "value": value.get("header_value") or "",
         })]}
-    raise _bad("'authentication.type' must be none, basic, bearer or custom",
+    raise ApiError.validation("'authentication.type' must be none, basic, bearer or custom",
                parameter="authentication.type")
 
 
 def _check_keys(body, style):
     """Refuse a body that is not an object, has unknown keys or lacks a required one."""
-    payload.require_object(body)
+    mapping_in.require_object(body)
     keys = _SUBSCRIBE_KEYS if style == "subscribe" else _WEBHOOK_KEYS
     extra = sorted(k for k in body if k not in keys)
     if extra:
-        raise _bad("Unknown key(s): " + ", ".join(extra), parameter="body", unknown=extra)
+        raise ApiError.validation(
+            "Unknown key(s): " + ", ".join(extra), parameter="body", unknown=extra)
     url_key = "callback_url" if style == "subscribe" else "url"
     for key in (url_key, "events", "model"):
         if body.get(key) is None:
-            raise _bad(f"'{key}' is required", parameter=key)
+            raise ApiError.validation(f"'{key}' is required", parameter=key)
     return url_key
 
 
 def _model_name(env, value):
     if not isinstance(value, str) or value not in env.registry \
             or env[value]._abstract or env[value]._transient:
-        raise _bad(f"Unknown model {value!r}", parameter="model")
+        raise ApiError.validation(f"Unknown model {value!r}", parameter="model")
     return value
 
 
@@ -147,7 +148,7 @@ def _field_names(value, fsets):
     if value is None:
         return []
     if not isinstance(value, list):
-        raise _bad("'fields' must be a list of field names", parameter="fields")
+        raise ApiError.validation("'fields' must be a list of field names", parameter="fields")
     return [n for n in query.parse_fields(value, fsets.readable) if n != "id"]
 
 
@@ -167,8 +168,9 @@ def _parse(env, infra, caller, body, style):
         raw_domain = body.get("conditions")
     domain = query.parse_domain(raw_domain, fsets.readable)
     if "state.changed" in events and "state" not in fsets.readable:
-        raise _bad(f"Model {model_name} has no 'state' field: 'state.changed' cannot be "
-                   "subscribed", parameter="events")
+        raise ApiError.validation(
+            f"Model {model_name} has no 'state' field: 'state.changed' cannot be "
+            "subscribed", parameter="events")
     return {"url": url, "events": events, "model_name": model_name, "field_names": names,
             "domain": domain, "auth_values": _authentication(body.get("authentication"))}
 

@@ -1,6 +1,6 @@
 """The ORM side of payload mapping: record access, script sandbox, line specs.
 
-The mapping rules themselves live in :mod:`..engine.mapping`, which knows no
+The mapping rules themselves live in :mod:`..engine.mapping_out`, which knows no
 Odoo; this module gives it records, runs line scripts in ``safe_eval`` and turns
 ``bj.api.sync.config.line`` rows into frozen ``LineSpec`` tuples.
 """
@@ -14,7 +14,7 @@ from odoo.exceptions import UserError
 from odoo.tools import float_compare
 from odoo.tools.safe_eval import datetime, dateutil, json, pytz, safe_eval, time
 
-from ..engine import mapping
+from ..engine import mapping_out
 from . import odoo_rows
 
 _logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ DEFAULT_EXCLUDED_FIELDS = frozenset({"__last_update", "display_name"})
 
 
 class OdooRecordAccess:
-    """``engine.mapping.RecordAccess`` over Odoo recordsets."""
+    """``engine.mapping_out.RecordAccess`` over Odoo recordsets."""
 
     def field_type(self, record, field_name):
         """Return the Odoo type of ``field_name`` on the record's model."""
@@ -130,14 +130,14 @@ def line_specs(config, depth=0, with_defaults=True):
     ``with_defaults``). Sub-configs nested deeper than the engine's limit are
     cut, and the engine reports the cycle.
     """
-    if depth > mapping.MAX_DEPTH + 1:
+    if depth > mapping_out.MAX_DEPTH + 1:
         return ()
     lines = config.line_ids
     if not lines and not with_defaults:
         return ()
     if not lines:
         return tuple(
-            mapping.LineSpec(external_key=name, field_name=name, label=name)
+            mapping_out.LineSpec(external_key=name, field_name=name, label=name)
             for name in default_field_names(config.env[config.model_name])
         )
     specs = []
@@ -146,7 +146,7 @@ def line_specs(config, depth=0, with_defaults=True):
         if line.mapping_config_id and line.value_type in ("relational", "relational_python"):
             sub = line_specs(line.mapping_config_id, depth + 1, with_defaults) or None
         specs.append(
-            mapping.LineSpec(
+            mapping_out.LineSpec(
                 external_key=line.external_key,
                 field_name=line.field_id.name or None,
                 value_type=line.value_type,
@@ -190,7 +190,7 @@ class PayloadBuilder:
     def build(self, records):
         """Return one payload per record, in order.
 
-        Raises ``engine.mapping.MappingError`` naming the config, line and record.
+        Raises ``engine.mapping_out.MappingError`` naming the config, line and record.
         """
         if records.env != self.env:
             return PayloadBuilder(self.config, records.env).build(records)
@@ -198,7 +198,7 @@ class PayloadBuilder:
             payloads = odoo_rows.payloads(self.row_plan, records, self.known_rows)
             if payloads is not None:
                 return payloads
-        return mapping.build_payloads(
+        return mapping_out.build_payloads(
             records,
             self.specs,
             ACCESS,
@@ -208,9 +208,9 @@ class PayloadBuilder:
         )
 
 
-def build_payloads(config, records):
+def payloads_of(config, records):
     """Map ``records`` with the config's lines; one dict per record.
 
-    Raises ``engine.mapping.MappingError`` naming the config, line and record.
+    Raises ``engine.mapping_out.MappingError`` naming the config, line and record.
     """
     return PayloadBuilder(config, records.env).build(records)

@@ -15,7 +15,7 @@ from odoo import _
 from odoo.exceptions import UserError
 
 from ..engine import auth_headers, batching, http_client, masking, policy
-from ..engine.mapping import MappingError, get_dotted
+from ..engine.mapping_out import MappingError, get_dotted
 from . import odoo_mapping
 
 _logger = logging.getLogger(__name__)
@@ -159,7 +159,7 @@ class RequestFactory:
                                              url=request.url)
         return http_client.send_once(request, session=self.session)
 
-    def log_values(self, result, *, state, attempt, res_model, res_ids, outbox_id=False):
+    def attempt_log_values(self, result, *, state, attempt, res_model, res_ids, outbox_id=False):
         """Return the bj.api.log values of one attempt, with secrets masked."""
         error = result.error
         return {
@@ -244,7 +244,7 @@ def send_now(config, records, timeout=None):
     :class:`OutboundResult`; external failures never raise.
     """
     factory = RequestFactory(config, timeout)
-    run = _Run(config, factory, records._name)
+    run = _SendRun(config, factory, records._name)
     units = units_of(config, records)
     while True:
         try:
@@ -260,7 +260,7 @@ def send_now(config, records, timeout=None):
     return run.summary()
 
 
-class _Run:
+class _SendRun:
     """The bookkeeping of one :func:`send_now`: outbox items for failures, log
     rows written 100 at a time, and the per-request results."""
 
@@ -283,7 +283,7 @@ class _Run:
             self.outbox_ids.append(outbox_id)
         ids = recs.ids
         self.pending_logs.append(
-            self.factory.log_values(
+            self.factory.attempt_log_values(
                 result, state=state, attempt=1, res_model=self.res_model, res_ids=ids,
                 outbox_id=outbox_id,
             )
@@ -390,7 +390,7 @@ def enqueue_values(config, records, event, payloads=None):
     """
     try:
         if payloads is None:
-            payloads = odoo_mapping.build_payloads(config, records)
+            payloads = odoo_mapping.payloads_of(config, records)
             grouped = config.is_paginated
         else:
             grouped = False
@@ -422,7 +422,7 @@ def deliver(item):
     else:
         records = item._records().exists()
         try:
-            body = odoo_mapping.build_payloads(config, records)
+            body = odoo_mapping.payloads_of(config, records)
         except MappingError as exc:
             item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt})
             return item.env["bj.api.log"]
@@ -437,7 +437,7 @@ def deliver(item):
     state = ITEM_TO_LOG_STATE[vals["state"]]
     item.write(vals)
     return item.env["bj.api.log"].sudo().create(
-        factory.log_values(
+        factory.attempt_log_values(
             result, state=state, attempt=attempt, res_model=item.res_model,
             res_ids=item._res_id_list(), outbox_id=item.id,
         )

@@ -11,7 +11,7 @@ from odoo.tests import tagged
 from odoo.tools import mute_logger
 
 from ..engine import url_guard
-from ..engine.mapping import MappingError
+from ..engine.mapping_out import MappingError
 from ..services import inbound_webhooks, odoo_mapping
 from .fault_server import Response
 from .test_outbound import OutboundCase
@@ -155,7 +155,7 @@ class TestOutboundScriptNames(OutboundCase):
         bad_line = Line.create({"config_id": config.id, "sequence": 2, "external_key": "oops",
                                 "value_type": "python", "python_code": "1 / 0"})
         with self.assertRaises(MappingError) as caught:
-            odoo_mapping.build_payloads(config, self.partners[0])
+            odoo_mapping.payloads_of(config, self.partners[0])
         self.assertEqual(caught.exception.line_id, bad_line.id)
         self.assertEqual(caught.exception.details["line_id"], bad_line.id)
         self.assertEqual(caught.exception.details["line"], "line 2 (oops)")
@@ -165,7 +165,7 @@ class TestOutboundScriptNames(OutboundCase):
                      "field_id": self._field("res.partner", "country_id").id,
                      "value_type": "relational", "mapping_config_id": sub.id})
         with self.assertRaises(MappingError) as caught:
-            odoo_mapping.build_payloads(config, self.partners[0])
+            odoo_mapping.payloads_of(config, self.partners[0])
         self.assertEqual(caught.exception.line_id, bad_sub_line.id)
 
 

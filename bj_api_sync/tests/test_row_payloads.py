@@ -3,7 +3,7 @@
 from odoo.exceptions import AccessError
 from odoo.tests import tagged
 
-from ..engine import mapping
+from ..engine import mapping_out
 from ..services import odoo_mapping, odoo_rows
 from .common import BjApiSyncCase
 
@@ -50,7 +50,7 @@ class TestRowPayloads(BjApiSyncCase):
 
     def orm_payloads(self, records):
         """The payloads of the generic builder over records (the reference)."""
-        return mapping.build_payloads(
+        return mapping_out.build_payloads(
             records, odoo_mapping.line_specs(self.config), odoo_mapping.ACCESS,
             run_script=odoo_mapping.run_script, config_name=self.config.name,
         )
@@ -96,7 +96,7 @@ class TestRowPayloads(BjApiSyncCase):
         gone.unlink()
         records = self.partners[0] | gone
         self.assertIsNone(odoo_rows.payloads(self.builder().row_plan, records))
-        with self.assertRaises(mapping.MappingError):
+        with self.assertRaises(mapping_out.MappingError):
             self.builder().build(records)
 
     def test_record_rules_apply(self):
@@ -113,7 +113,7 @@ class TestRowPayloads(BjApiSyncCase):
         self.assertEqual(builder.build(readable), self.orm_payloads(readable))
         carol = self.partners[2].with_env(env)
         self.assertIsNone(odoo_rows.payloads(builder.row_plan, carol))
-        with self.assertRaises(mapping.MappingError) as caught:
+        with self.assertRaises(mapping_out.MappingError) as caught:
             builder.build(carol)
         self.assertIsInstance(caught.exception.cause, AccessError)
 
@@ -127,7 +127,7 @@ class TestRowPayloads(BjApiSyncCase):
         self.assertIsNotNone(odoo_mapping.PayloadBuilder(restricted, self.env).row_plan)
         builder = odoo_mapping.PayloadBuilder(restricted, env)
         self.assertIsNone(builder.row_plan)
-        with self.assertRaises(mapping.MappingError) as caught:
+        with self.assertRaises(mapping_out.MappingError) as caught:
             builder.build(self.partners[0].with_env(env))
         self.assertIsInstance(caught.exception.cause, AccessError)
         scripted = self.make_out_config(name="Scripted", line_ids=[
@@ -180,7 +180,7 @@ class TestRowPayloads(BjApiSyncCase):
         # table (id 1 exists in both): the ORM path refuses them.
         country = self.env["res.country"].browse(1)
         self.assertTrue(country.exists() and self.env["res.partner"].browse(1).exists())
-        with self.assertRaises(mapping.MappingError):
+        with self.assertRaises(mapping_out.MappingError):
             self.builder().build(country)
 
     def test_each_environment_gets_its_own_rows(self):

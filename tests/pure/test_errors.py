@@ -1,4 +1,7 @@
 """Tests of bj_api_sync.engine.errors: envelope, statuses, trace ids."""
+import ast
+import json
+import pathlib
 import re
 
 import pytest
@@ -7,11 +10,13 @@ from bj_api_sync.engine import errors
 from bj_api_sync.engine.errors import (
     STATUS_BY_CODE,
     ApiError,
+    ErrorCode,
     error_body,
     is_valid_trace_id,
     new_trace_id,
-    success_body,
 )
+
+ADDON = pathlib.Path(__file__).resolve().parents[2] / "bj_api_sync"
 
 
 def test_status_by_code_matches_the_contract():
@@ -38,8 +43,49 @@ def test_api_error_status_defaults_from_code(code, status):
     assert exc.headers == {}
 
 
-def test_api_error_unknown_code_defaults_to_500():
-    assert ApiError("SOMETHING_ELSE", "x").status == 500
+def test_a_mistyped_code_cannot_make_an_error():
+    with pytest.raises(ValueError):
+        ApiError("VALIDATION_EROR", "x")
+
+
+def test_codes_are_plain_strings_in_answers():
+    exc = ApiError(ErrorCode.NOT_FOUND, "nope")
+    assert type(exc.code) is str and exc.code == "NOT_FOUND" and exc.status == 404
+    assert json.dumps(exc.to_body("req_12345678"))  # plain JSON
+    assert ApiError("NOT_FOUND", "nope").code == exc.code
+
+
+def test_validation_helper():
+    exc = ApiError.validation("bad", parameter="domain", field="x")
+    assert (exc.code, exc.status, exc.details) == (
+        "VALIDATION_ERROR", 400, {"parameter": "domain", "field": "x"})
+
+
+def _literal_codes():
+    """Every error code written as a literal in the addon: the first argument of
+    ApiError(...) / error_body(...), and ``code=`` keywords."""
+    found = []
+    for path in sorted(ADDON.rglob("*.py")):
+        if "tests" in path.relative_to(ADDON).parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if not isinstance(node, ast.Call):
+                continue
+            name = getattr(node.func, "id", None) or getattr(node.func, "attr", None)
+            if name not in ("ApiError", "error_body"):
+                continue
+            args = list(node.args[:1]) + [k.value for k in node.keywords if k.arg == "code"]
+            for arg in args:
+                if isinstance(arg, ast.Constant) and isinstance(arg.value, str):
+                    found.append((f"{path.name}:{node.lineno}", arg.value))
+    return found
+
+
+def test_every_literal_error_code_of_the_addon_is_a_contract_code():
+    found = _literal_codes()
+    assert len(found) > 50  # the scan sees the addon's errors
+    wrong = [(where, code) for where, code in found if code not in STATUS_BY_CODE]
+    assert not wrong, wrong
 
 
 def test_api_error_explicit_status_and_headers_win():
@@ -99,13 +145,6 @@ def test_error_body_copies_details():
     details["y"] = 2
     assert body["error"]["details"] == {"x": 1}
     assert body["error"]["trace_id"] == "req_12345678"
-
-
-def test_success_body():
-    assert success_body() == {"success": True}
-    assert success_body(id=42, data={"name": "x"}) == {
-        "success": True, "id": 42, "data": {"name": "x"},
-    }
 
 
 def test_new_trace_id_format_and_uniqueness():

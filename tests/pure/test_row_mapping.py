@@ -1,6 +1,6 @@
 """Tests of the row fast path (bj_api_sync.engine.row_mapping), no Odoo needed.
 
-The reference is the generic builder (engine.mapping.build_payloads) over fake
+The reference is the generic builder (engine.mapping_out.build_payloads) over fake
 records that convert database values the way Odoo's ORM does (NULL char ->
 False, NULL integer -> 0, many2one id -> record ...): for every plan the row
 path must give the very same payloads from the raw column values.
@@ -10,8 +10,8 @@ import random
 
 import pytest
 
-from bj_api_sync.engine import mapping, row_mapping
-from bj_api_sync.engine.mapping import LineSpec
+from bj_api_sync.engine import mapping_out, row_mapping
+from bj_api_sync.engine.mapping_out import LineSpec
 
 SCHEMA = {
     "partner": {
@@ -118,7 +118,7 @@ def both(lines, db, ids):
     assert row_plan is not None
     fast = row_plan.build(ids, rows_for(row_plan, db, ids))
     records = [Rec(db, "partner", rid) for rid in ids]
-    slow = mapping.build_payloads(records, lines, OrmLikeAccess())
+    slow = mapping_out.build_payloads(records, lines, OrmLikeAccess())
     return fast, slow
 
 
@@ -148,8 +148,8 @@ def test_same_payloads_as_the_generic_builder(seed):
     db = make_db(rng)
     lines = [random_line(rng, n) for n in range(1, rng.randint(1, 8) + 1)]
     try:
-        mapping.compile_lines(lines)
-    except mapping.MappingError:
+        mapping_out.compile_lines(lines)
+    except mapping_out.MappingError:
         # "x" both a value and an object: the row path declines, the generic
         # builder reports the conflict.
         assert row_mapping.plan(lines, "partner", schema) is None
@@ -220,8 +220,8 @@ def test_lines_the_row_path_leaves_to_the_generic_builder(line):
 def test_inconsistent_lines_are_left_to_the_generic_builder():
     lines = (LineSpec("a", "name"), LineSpec("a.b", "color"))
     assert row_mapping.plan(lines, "partner", schema) is None
-    with pytest.raises(mapping.MappingError, match='needs "a" to be an object'):
-        mapping.build_payloads([], lines, OrmLikeAccess())
+    with pytest.raises(mapping_out.MappingError, match='needs "a" to be an object'):
+        mapping_out.build_payloads([], lines, OrmLikeAccess())
 
 
 def test_duplicates_and_order_follow_the_ids():

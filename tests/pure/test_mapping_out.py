@@ -1,15 +1,14 @@
-"""Tests of the outbound payload builder (bj_api_sync.engine.mapping), no Odoo needed."""
+"""Tests of records mapped out to JSON by config lines (bj_api_sync.engine.mapping_out), no Odoo needed."""
 import datetime as dt
 import pathlib
 from decimal import Decimal
 
 import pytest
 
-from bj_api_sync.engine import mapping
-from bj_api_sync.engine.mapping import (
+from bj_api_sync.engine import mapping_out
+from bj_api_sync.engine.mapping_out import (
     LineSpec,
     MappingError,
-    build_payload,
     build_payloads,
     get_dotted,
     set_dotted,
@@ -38,6 +37,12 @@ TYPES = {
     "sale.order.line": {"name": "char", "product_id": "many2one", "qty": "float"},
     "product.product": {"name": "char", "default_code": "char"},
 }
+
+
+def build_payload(record, lines, access, **kwargs):
+    """One record's payload, through the engine's one entry point."""
+    [payload] = build_payloads([record], lines, access, **kwargs)
+    return payload
 
 
 class Rec:
@@ -386,24 +391,24 @@ def test_sub_lines_on_scalar_field_is_an_error():
 
 def test_recursion_guard():
     spec = LineSpec("leaf", "name")
-    for _ in range(mapping.MAX_DEPTH):
+    for _ in range(mapping_out.MAX_DEPTH):
         spec = LineSpec("parent", "parent_id", "relational", sub_lines=(spec,), label="L")
     with pytest.raises(MappingError) as info:
         build(partner(), spec, config_name="Loop")
-    assert f"nested mappings deeper than {mapping.MAX_DEPTH} levels" in str(info.value)
+    assert f"nested mappings deeper than {mapping_out.MAX_DEPTH} levels" in str(info.value)
     assert "cycle" in str(info.value)
     assert info.value.config_name == "Loop"
-    assert info.value.line_label == " > ".join(["L"] * mapping.MAX_DEPTH)
+    assert info.value.line_label == " > ".join(["L"] * mapping_out.MAX_DEPTH)
 
 
 def test_recursion_at_max_depth_is_allowed():
     spec = LineSpec("name", "name")
     rec = partner(name="root")
-    for i in range(mapping.MAX_DEPTH - 1):
+    for i in range(mapping_out.MAX_DEPTH - 1):
         spec = LineSpec("parent", "parent_id", "relational", sub_lines=(spec,))
         rec = partner(100 + i, parent_id=RecSet("res.partner", rec))
     payload = build(rec, spec)
-    for _ in range(mapping.MAX_DEPTH - 1):
+    for _ in range(mapping_out.MAX_DEPTH - 1):
         payload = payload["parent"]
     assert payload == {"name": "root"}
 
@@ -663,12 +668,12 @@ def test_build_payloads_error_names_failing_record():
 
 
 def test_plan_is_compiled_once_per_lines():
-    mapping._compile.cache_clear()
+    mapping_out._compile.cache_clear()
     lines = (LineSpec("n", "name"),)
     for i in range(50):
         build_payload(partner(i, name="x"), lines, ACCESS)
     build_payload(partner(name="x"), list(lines), ACCESS)
-    info = mapping._compile.cache_info()
+    info = mapping_out._compile.cache_info()
     assert (info.misses, info.hits) == (1, 50)
 
 
@@ -683,7 +688,7 @@ def test_inputs_not_mutated():
 
 
 def test_module_does_not_import_odoo():
-    source = pathlib.Path(mapping.__file__).read_text(encoding="utf-8")
+    source = pathlib.Path(mapping_out.__file__).read_text(encoding="utf-8")
     assert "import odoo" not in source and "from odoo" not in source
 
 

@@ -1,7 +1,8 @@
-"""Outbound payload building: records + config lines -> JSON-ready dicts.
+"""Records mapped out: records + config lines -> JSON-ready dicts.
 
-The Odoo layer turns a config's ``line_ids`` into a tuple of :class:`LineSpec`
-and hands records to :func:`build_payload` / :func:`build_payloads` together
+What an outbound request carries and what an inbound answer of a config with
+lines holds. The Odoo layer turns a config's ``line_ids`` into a tuple of
+:class:`LineSpec` and hands records to :func:`build_payloads` together
 with a :class:`RecordAccess` adapter over the ORM. Nothing here imports Odoo,
 so every mapping rule is testable with fake records.
 
@@ -30,7 +31,6 @@ MAX_DEPTH = 10
 VALUE_TYPES = frozenset({"plain", "relational", "python", "relational_python"})
 PYTHON_MODES = frozenset({"evaluate", "execute"})
 X2MANY_TYPES = frozenset({"one2many", "many2many"})
-RELATIONAL_TYPES = X2MANY_TYPES | {"many2one"}
 # datetime.UTC only exists from Python 3.11; Odoo 17 still runs on 3.10.
 _UTC = _dt.timezone.utc
 
@@ -40,7 +40,6 @@ __all__ = [
     "MappingError",
     "RecordAccess",
     "ScriptRunner",
-    "build_payload",
     "build_payloads",
     "compile_lines",
     "converter",
@@ -548,7 +547,7 @@ def _compile(lines: tuple) -> _Plan:
 # building
 # --------------------------------------------------------------------------
 
-class _Run:
+class _MappingRun:
     """Per-call state shared by every record and nesting level."""
 
     __slots__ = ("access", "base_ctx", "config_name", "run_script")
@@ -601,7 +600,7 @@ def _prepare(lines, access, run_script, script_context, config_name):
             config_name=config_name,
             line_label=plan.script_label,
         )
-    run = _Run()
+    run = _MappingRun()
     run.access = access
     run.run_script = run_script
     base = dict(script_context or {})
@@ -743,29 +742,17 @@ def _script(record, line, value, run):
     return _jsonable(result)
 
 
-def build_payload(record, lines: Iterable[LineSpec], access: RecordAccess, *,
-                  run_script: ScriptRunner | None = None,
-                  script_context: dict | None = None,
-                  config_name: str = "") -> dict:
-    """Build the JSON object for one record from the config lines.
-
-    ``run_script`` executes python lines (required when there is one);
-    ``script_context`` is the base context for scripts (``record``,
-    ``records`` and ``value`` are added per line). Raises
-    :class:`MappingError` naming config, line and record on any failure.
-    """
-    plan, run = _prepare(lines, access, run_script, script_context, config_name)
-    return _build(record, plan, run)
-
-
 def build_payloads(records, lines: Iterable[LineSpec], access: RecordAccess, *,
                    run_script: ScriptRunner | None = None,
                    script_context: dict | None = None,
                    config_name: str = "") -> list[dict]:
     """Build one JSON object per record (records taken via ``access.iterate``).
 
-    Same arguments and errors as :func:`build_payload`; the lines are
-    compiled once for all records.
+    ``run_script`` executes python lines (required when there is one);
+    ``script_context`` is the base context for scripts (``record``,
+    ``records`` and ``value`` are added per line). Raises
+    :class:`MappingError` naming config, line and record on any failure. The
+    lines are compiled once for all records.
     """
     plan, run = _prepare(lines, access, run_script, script_context, config_name)
     return [_build(record, plan, run) for record in access.iterate(records)]

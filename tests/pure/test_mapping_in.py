@@ -1,21 +1,20 @@
-"""Tests of bj_api_sync.engine.payload: bodies, value conversion, serialisation, batch."""
+"""Tests of JSON bodies mapped in (engine.mapping_in), answers serialised
+(engine.serialize) and batch requests parsed (engine.batch_request)."""
 import base64
 import datetime as dt
 
 import pytest
 
+from bj_api_sync.engine.batch_request import parse_batch
 from bj_api_sync.engine.errors import ApiError
-from bj_api_sync.engine.payload import (
+from bj_api_sync.engine.mapping_in import (
     convert_value,
     convert_values,
     flatten,
-    parse_batch,
     require_object,
-    serialize_record,
-    serialize_value,
     split_request,
-    unknown_keys,
 )
+from bj_api_sync.engine.serialize import serialize_record, serialize_value
 
 CHAR = {"type": "char"}
 SEL = {"type": "selection", "selection": [["draft", "Draft"], ["sale", "Sale"]]}
@@ -100,32 +99,20 @@ def test_split_request_unknown_top_level_keys():
     assert exc.details == {"parameter": "body", "unknown": ["name", "option"]}
 
 
-# -- unknown_keys / flatten ------------------------------------------------------------
+# -- flatten ------------------------------------------------------------
 
 
 ALLOWED = ["name", "email", "address.city", "address.zip", "address.geo.lat", "country_id"]
 
 
-def test_unknown_keys_none():
-    data = {"name": "x", "address": {"city": "Paris", "geo": {"lat": 1.0}}}
-    assert unknown_keys(data, ALLOWED) == []
 
 
-def test_unknown_keys_sorted_and_dotted():
-    data = {"zeta": 1, "name": "x", "address": {"city": "P", "street": "s"}, "alpha": 2}
-    assert unknown_keys(data, ALLOWED) == ["address.street", "alpha", "zeta"]
 
 
-def test_unknown_keys_flat_dotted_key_is_allowed():
-    assert unknown_keys({"address.city": "x", "address.nope": 1}, ALLOWED) == ["address.nope"]
 
 
-def test_unknown_keys_prefix_with_scalar_value():
-    assert unknown_keys({"address": "Paris"}, ALLOWED) == ["address"]
 
 
-def test_unknown_keys_allowed_key_holding_object_not_descended():
-    assert unknown_keys({"country_id": {"id": 3, "name": "X"}}, ALLOWED) == []
 
 
 def test_flatten():

@@ -1,11 +1,12 @@
-"""Validation and conversion of inbound JSON bodies, and serialisation of answers.
+"""JSON bodies mapped in: validation and conversion of inbound values for the ORM.
 
 JSON values are checked against the ``fields_get()`` description of the target
-field and turned into what the ORM expects (``convert_value``); ORM ``read()``
-values are turned back into JSON (``serialize_value``). Dates travel as ISO 8601;
-naive datetimes are UTC, as in Odoo. Nothing here trusts the client: wrong
-types, unknown keys, read-only fields and disallowed x2many commands are
-``VALIDATION_ERROR``.
+field and turned into what the ORM expects (``convert_value``). Dates travel as
+ISO 8601; naive datetimes are UTC, as in Odoo. Nothing here trusts the client:
+wrong types, unknown keys, read-only fields and disallowed x2many commands are
+``VALIDATION_ERROR``. Answers go the other way in :mod:`.serialize`, batch
+bodies are parsed in :mod:`.batch_request`, and records are mapped out to JSON
+by config lines in :mod:`.mapping_out`.
 """
 import base64
 import binascii
@@ -17,7 +18,6 @@ import re
 from .errors import ApiError
 
 ALL_COMMANDS = frozenset({0, 1, 2, 3, 4, 5, 6})
-MAX_BATCH_OPERATIONS = 1000
 #: Range of PostgreSQL int4 columns (integer fields, record ids).
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1
 _INT4_MIN, _INT4_MAX = INT4_MIN, INT4_MAX
@@ -29,7 +29,6 @@ _DATETIME_RE = re.compile(
     r"(?:(?P<z>[Zz])|(?P<sign>[+-])(?P<oh>\d{2})(?::?(?P<om>\d{2}))?)?"
 )
 _B64_WS_RE = re.compile(r"\s+")
-_BATCH_METHODS = ("create", "update", "delete")
 
 
 # -- helpers -------------------------------------------------------------------
@@ -45,10 +44,9 @@ def _short(value, limit=80):
 
 
 def _invalid(name, value, expected, message=None):
-    return ApiError(
-        "VALIDATION_ERROR",
+    return ApiError.validation(
         message or f"Field {name!r} expects {expected}, got {_short(value)}",
-        {"field": name, "value": _short(value), "expected": expected},
+        field=name, value=_short(value), expected=expected,
     )
 
 
@@ -180,17 +178,6 @@ def _walk(data, allowed, prefix=""):
             yield from _walk(value, allowed, path + ".")
         else:
             yield path, value
-
-
-def unknown_keys(data, allowed_keys):
-    """Return, sorted, the keys of ``data`` that are not in ``allowed_keys``.
-
-    Nested objects count by their dotted path: ``{"address": {"city": ...}}``
-    matches the allowed key ``"address.city"``; an unexpected ``{"address":
-    {"zip": ...}}`` is reported as ``"address.zip"``.
-    """
-    allowed = set(allowed_keys)
-    return sorted(path for path, _ in _walk(data, allowed) if path not in allowed)
 
 
 def flatten(data, allowed_keys):
@@ -511,187 +498,3 @@ def raise_field_errors(errors):
         else f"{len(errors)} fields are invalid: " + "; ".join(e["message"] for e in errors)
     )
     raise ApiError("VALIDATION_ERROR", message, {"errors": errors})
-
-
-def serialize_value(value, desc):
-    """Convert one ORM ``read()`` value to JSON for the field described by ``desc``.
-
-    Dates become ``"YYYY-MM-DD"`` and datetimes ``"YYYY-MM-DDTHH:MM:SSZ"``
-    (date/datetime objects or Odoo strings; naive means UTC). A many2one
-    ``(id, name)`` becomes ``{"id", "name"}`` (a bare id gives ``"name":
-    None``); x2many gives a list of ids; bytes become text. ``False``/``None``
-    become ``False`` for booleans, ``0``/``0.0`` for integer/float/monetary,
-    ``[]`` for x2many and ``None`` otherwise.
-    """
-    ftype = desc.get("type")
-    if ftype == "boolean":
-        return bool(value)
-    if value is False or value is None:
-        if ftype == "integer":
-            return 0
-        if ftype in ("float", "monetary"):
-            return 0.0
-        if ftype in _X2MANY:
-            return []
-        return None
-    if ftype == "date":
-        return _serialize_date(value)
-    if ftype == "datetime":
-        return _serialize_datetime(value)
-    if ftype == "many2one":
-        if isinstance(value, (list, tuple)) and len(value) == 2:
-            # A record without a display name reads as (id, False).
-            return {"id": value[0], "name": value[1] or None}
-        return {"id": value, "name": None}
-    if ftype in _X2MANY:
-        return list(value)
-    if isinstance(value, (bytes, bytearray)):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, dt.datetime):
-        return _serialize_datetime(value)
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return value
-
-
-def _serialize_date(value):
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    return str(value)[:10]
-
-
-def _serialize_datetime(value):
-    if isinstance(value, str):
-        parsed = _parse_datetime(value)
-        if parsed is None:
-            return value
-        value = parsed
-    elif isinstance(value, dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
-    elif isinstance(value, dt.date):
-        value = dt.datetime.combine(value, dt.time())
-    else:
-        return value
-    return value.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def serialize_record(values, fields):
-    """Serialise a ``read()`` dict with :func:`serialize_value` field by field.
-
-    Keys missing from ``fields`` (``id`` for instance) are serialised by the
-    value's own Python type.
-    """
-    return {key: serialize_value(value, fields.get(key, {})) for key, value in values.items()}
-
-
-# -- batch -----------------------------------------------------------------------
-
-
-def parse_batch(body, *, max_operations=MAX_BATCH_OPERATIONS):
-    """Validate a batch body; return ``(operations, options)``.
-
-    ``body`` is ``{"operations": [{"method", "id"?, "data"?}], "options":
-    {...}}``. Each operation comes back as ``{"index", "method", "id",
-    "data"}`` (``id``/``data`` ``None`` where not used). Rules: 1 to
-    ``max_operations`` operations; ``method`` is create, update or delete;
-    update/delete need a positive integer ``id``, create takes none;
-    create/update need a ``data`` object, delete takes none; no other keys.
-    ``options.transaction`` and ``options.continue_on_error`` are booleans
-    (default ``False``) and cannot both be true; other option keys are passed
-    through; other top-level keys are refused. Every faulty operation is
-    listed in one ``VALIDATION_ERROR`` with
-    ``details == {"parameter": "operations", "errors": [{"index", "message"}]}``.
-    """
-    require_object(body)
-    extra = sorted(k for k in body if k not in ("operations", "options"))
-    if extra:
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "Unknown top-level key(s) " + ", ".join(map(repr, extra))
-            + ": the request body is {\"operations\": [...], \"options\": {...}}",
-            {"parameter": "body", "unknown": extra},
-        )
-    operations = body.get("operations")
-    if not isinstance(operations, list):
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "'operations' must be a JSON array of operations",
-            {"parameter": "operations"},
-        )
-    if not operations:
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "'operations' is empty: send at least one operation",
-            {"parameter": "operations"},
-        )
-    if len(operations) > max_operations:
-        raise ApiError(
-            "VALIDATION_ERROR",
-            f"Too many operations ({len(operations)}); at most {max_operations} "
-            "per batch",
-            {"parameter": "operations", "maximum": max_operations},
-        )
-    options = body.get("options")
-    options = {} if options is None else dict(require_object(options, "options"))
-    for key in ("transaction", "continue_on_error"):
-        options.setdefault(key, False)
-        if not isinstance(options[key], bool):
-            raise ApiError(
-                "VALIDATION_ERROR",
-                f"Option {key!r} must be a boolean",
-                {"parameter": f"options.{key}"},
-            )
-    if options["transaction"] and options["continue_on_error"]:
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "Options 'transaction' and 'continue_on_error' are contradictory: a "
-            "transaction is rolled back as a whole at the first error",
-            {"parameter": "options"},
-        )
-    result = []
-    errors = []
-    for index, operation in enumerate(operations):
-        try:
-            result.append(_parse_operation(index, operation))
-        except ValueError as exc:
-            errors.append({"index": index, "message": str(exc)})
-    if errors:
-        message = (
-            f"Operation #{errors[0]['index']}: {errors[0]['message']}"
-            if len(errors) == 1
-            else f"{len(errors)} operations are invalid"
-        )
-        raise ApiError(
-            "VALIDATION_ERROR", message, {"parameter": "operations", "errors": errors}
-        )
-    return result, options
-
-
-def _parse_operation(index, operation):
-    """Validate one batch operation; a ``ValueError`` says what is wrong."""
-    if not isinstance(operation, dict):
-        raise ValueError("an operation must be a JSON object")
-    extra = sorted(k for k in operation if k not in ("method", "id", "data"))
-    if extra:
-        raise ValueError("unknown key(s): " + ", ".join(extra))
-    method = operation.get("method")
-    if method not in _BATCH_METHODS:
-        raise ValueError(
-            f"'method' must be one of {', '.join(_BATCH_METHODS)}, got {_short(method)}"
-        )
-    record_id = operation.get("id")
-    data = operation.get("data")
-    if method == "create":
-        if record_id is not None:
-            raise ValueError("'create' takes no 'id'")
-    elif not _is_record_id(record_id):
-        raise ValueError(f"'{method}' needs a positive integer 'id'")
-    if method == "delete":
-        if data is not None:
-            raise ValueError("'delete' takes no 'data'")
-    elif not isinstance(data, dict):
-        raise ValueError(f"'{method}' needs a 'data' object")
-    return {"index": index, "method": method, "id": record_id, "data": data}
