@@ -23,7 +23,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import types
 import xmlrpc.client
 
 import psycopg2
@@ -35,13 +34,10 @@ ADDON = ROOT / "bj_api_sync"
 
 # The addon's test helpers that import no Odoo (fault_server), without the
 # addon's __init__ (which imports its Odoo models), as the pure tier does.
-if "bj_api_sync" not in sys.modules:
-    _pkg = types.ModuleType("bj_api_sync")
-    _pkg.__path__ = [str(ADDON)]
-    sys.modules["bj_api_sync"] = _pkg
-    _tests = types.ModuleType("bj_api_sync.tests")
-    _tests.__path__ = [str(ADDON / "tests")]
-    sys.modules["bj_api_sync.tests"] = _tests
+sys.path.insert(0, str(ROOT / "tests"))
+import addon_package  # noqa: E402
+
+addon_package.install()
 
 from bj_api_sync.tests.fault_server import FaultServer  # noqa: E402
 
