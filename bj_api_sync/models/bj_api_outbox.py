@@ -86,6 +86,17 @@ class BjApiOutbox(models.Model):
     last_error = fields.Text()
     log_ids = fields.One2many("bj.api.log", "outbox_id", string="Attempts Log")
 
+    @api.depends("config_id", "res_model", "res_ids", "event")
+    def _compute_display_name(self):
+        """Name an item by what it delivers: configuration, records and event."""
+        for item in self:
+            ids = item._res_id_list()
+            records = (f"{item.res_model} {ids[0]}" if len(ids) == 1
+                       else _("%(model)s, %(count)s records", model=item.res_model,
+                              count=len(ids)))
+            item.display_name = " · ".join(
+                part for part in (item.config_id.name, records, item.event) if part)
+
     def _res_id_list(self):
         return [int(i) for i in (self.res_ids or "").split(",") if i.strip().isdigit()]
 

@@ -2,7 +2,7 @@ import logging
 import secrets
 
 from odoo import _, api, fields, models
-from odoo.exceptions import AccessError, ValidationError
+from odoo.exceptions import AccessError, UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import safe_eval
 
@@ -218,6 +218,25 @@ class BjApiWebhook(models.Model):
         # Everything in one create(): the rule's computed fields (filter domain,
         # trigger fields) would reset each other on later writes.
         return values
+
+    #: What a registration decided: changing it would leave the rules and the
+    #: configuration the webhook owns out of step with what the API reports.
+    _REGISTERED_FIELDS = ("public_id", "user_id", "model_id", "events", "field_names")
+
+    def write(self, vals):
+        """Update webhooks; what was registered through the API cannot change here
+        (delete the webhook and register it again), archiving can."""
+        changed = [name for name in self._REGISTERED_FIELDS if name in vals
+                   and any(webhook[name] != webhook._fields[name].convert_to_record(
+                       webhook._fields[name].convert_to_cache(vals[name], webhook), webhook)
+                       for webhook in self)]
+        if changed:
+            raise UserError(_(
+                "A webhook keeps what was registered through the API (%(fields)s): delete "
+                "it and register it again to change that. It can be archived to pause it.",
+                fields=", ".join(self._fields[name].string for name in changed),
+            ))
+        return super().write(vals)
 
     def unlink(self):
         """Delete webhooks together with the automation rules and config they created."""

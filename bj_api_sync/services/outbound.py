@@ -408,6 +408,18 @@ def enqueue_values(config, records, event, payloads=None):
     return values
 
 
+def _settle_earlier_attempts(item):
+    """Mark the earlier attempts of a finished delivery as failed: "Retrying" is
+    for the log rows of deliveries that are still waiting."""
+    Log = item.env["bj.api.log"]
+    Log.flush_model(["state"])
+    item.env.cr.execute(
+        "UPDATE bj_api_log SET state = 'failed' WHERE outbox_id = %s AND state = 'retrying'",
+        (item.id,),
+    )
+    Log.invalidate_model(["state"])
+
+
 def deliver(item):
     """Make the next attempt of one outbox item and record its outcome.
 
@@ -436,6 +448,8 @@ def deliver(item):
     vals = outcome_values(config, result, attempt, item.max_attempts, factory.secrets)
     state = ITEM_TO_LOG_STATE[vals["state"]]
     item.write(vals)
+    if state != "retrying":
+        _settle_earlier_attempts(item)
     return item.env["bj.api.log"].sudo().create(
         factory.attempt_log_values(
             result, state=state, attempt=attempt, res_model=item.res_model,

@@ -310,7 +310,9 @@ class TestOutboundFailures(OutboundCase):
         self.assertEqual(self.server.requests[0].json, self.server.requests[1].json)
         logs = self.Log.search([("outbox_id", "=", item.id)], order="attempt")
         self.assertEqual(logs.mapped("attempt"), [1, 2])
-        self.assertEqual(logs.mapped("state"), ["retrying", "success"])
+        # The first attempt failed and was retried: once the delivery is done it is
+        # no longer "Retrying" (that filter shows what is still waiting).
+        self.assertEqual(logs.mapped("state"), ["failed", "success"])
         self.assertEqual(logs.mapped("status_code"), [500, 200])
 
     def test_429_retry_after_is_honoured(self):
@@ -333,11 +335,13 @@ class TestOutboundFailures(OutboundCase):
         item = self.outbox_of(result)
         self._run_due(item)
         self.assertEqual(item.state, "retrying")
+        logs = self.Log.search([("outbox_id", "=", item.id)], order="attempt")
+        self.assertEqual(logs.mapped("state"), ["retrying", "retrying"])  # still waiting
         self._run_due(item)
         self.assertEqual(item.state, "failed")
         self.assertEqual(item.attempt_count, 3)
         logs = self.Log.search([("outbox_id", "=", item.id)], order="attempt")
-        self.assertEqual(logs.mapped("state"), ["retrying", "retrying", "failed"])
+        self.assertEqual(logs.mapped("state"), ["failed", "failed", "failed"])
         self.assertTrue(all("refused" in (e or "").lower() or "connect" in (e or "").lower()
                             for e in logs.mapped("error_message")))
         # Exhausted deliveries stay failed and visible; the worker ignores them.
@@ -553,3 +557,18 @@ class TestOutbox(OutboundCase):
                                  ("HEAD", status, state))
                 # the form reloads after the notification, so its Logs count is current
                 self.assertEqual(params["next"], {"type": "ir.actions.act_window_close"})
+
+
+@tagged("post_install", "-at_install")
+class TestQueueReadsWell(OutboundCase):
+    """Queue items and webhooks as a user meets them in the screens."""
+
+    def test_a_queue_item_is_named_by_config_records_and_event(self):
+        self.server.script(None, [Response(500, {})])
+        item = self.outbox_of(self.send())
+        partner = self.partners[0]
+        self.assertEqual(item.display_name,
+                         f"{self.config.name} · res.partner {partner.id} · direct")
+        item.res_ids = ",".join(map(str, self.partners[:3].ids))
+        self.assertEqual(item.display_name,
+                         f"{self.config.name} · res.partner, 3 records · direct")

@@ -227,6 +227,22 @@ class TestOutboundWebhookGuard(OutboundCase):
         self.assertIn("Delivery refused, nothing was sent: 127.0.0.1 resolved to 127.0.0.1",
                       item.last_error)
 
+    def test_what_was_registered_cannot_be_edited_but_archiving_can(self):
+        self.set_allow_internal("True")
+        webhook = self.register(self.bj_manager, events=["create", "update", "delete"])
+        rules = webhook.automation_ids
+        self.assertEqual(len(rules), 3)
+        with self.assertRaisesMessage(UserError, "delete it and register it again"):
+            webhook.write({"events": "create"})
+        with self.assertRaisesMessage(UserError, "Fields"):
+            webhook.write({"field_names": "name,email"})
+        self.assertEqual(webhook.events, "create,update,delete")
+        self.assertEqual(webhook.automation_ids, rules)
+        webhook.write({"events": "create,update,delete", "active": False})  # same value: fine
+        self.assertFalse(webhook.active)
+        self.env["res.partner"].create({"name": "Paused"})
+        self.assertFalse(self.Outbox.search([("config_id", "=", webhook.config_id.id)]))
+
     def test_other_configs_are_not_guarded(self):
         self.set_allow_internal("False")
         self.assertTrue(self.send().success)
