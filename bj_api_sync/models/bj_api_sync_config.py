@@ -205,6 +205,48 @@ class BjApiSyncConfig(models.Model):
                     )
                 )
 
+    @api.constrains("request_type", "auth_type", "bearer_token", "auth_login", "user_id",
+                    "header_ids")
+    def _check_credentials(self):
+        """Refuse an authentication that can never work, naming the missing setting."""
+        for config in self.sudo():
+            missing = config._missing_credentials()
+            if missing:
+                raise ValidationError(_(
+                    "%(name)s: %(auth)s authentication needs %(missing)s.",
+                    name=config.name, missing=missing,
+                    auth=dict(self._fields["auth_type"]._description_selection(self.env))[
+                        config.auth_type],
+                ))
+
+    def _missing_credentials(self):
+        """Return the label of the setting this config's authentication lacks, or None.
+
+        Outbound, the credentials it sends; inbound, the Run As User that its own
+        credentials (or no authentication) run as. An inbound Bearer or Basic
+        config without credentials of its own is fine: callers then use their
+        own Odoo API keys.
+        """
+        self.ensure_one()
+        fields_ = self._fields
+        kind = self.auth_type
+        if self.request_type == "out":
+            if kind == "bearer" and not self.bearer_token:
+                return fields_["bearer_token"].string
+            if kind == "basic" and not self.auth_login:
+                return fields_["auth_login"].string
+            if kind == "custom" and not self.header_ids:
+                return _("at least one header (Headers tab)")
+            return None
+        if kind == "custom" and not self.header_ids:
+            return _("at least one header (Headers tab)")
+        own_credentials = (kind == "none" or kind == "custom"
+                           or (kind == "bearer" and self.bearer_token)
+                           or (kind == "basic" and self.auth_login))
+        if own_credentials and not self.user_id:
+            return fields_["user_id"].string
+        return None
+
     @api.constrains("connection_timeout", "read_timeout")
     def _check_timeouts(self):
         for config in self:

@@ -65,12 +65,25 @@ def clear_cache():
     _apikey_cache.clear()
 
 
-def auth_error(auth_type, message="Invalid or missing credentials"):
+def auth_error(auth_type, message="Invalid or missing credentials", details=None):
     """Return the 401 ``AUTHENTICATION_ERROR`` with the right ``WWW-Authenticate``."""
     return ApiError(
         "AUTHENTICATION_ERROR",
         message,
+        details,
         headers={"WWW-Authenticate": _CHALLENGES.get(auth_type, _CHALLENGES["bearer"])},
+    )
+
+
+def _no_run_as_user(auth_type):
+    """The 401 of a caller whose credentials matched the config's own, when the
+    config has no usable Run As User: it names the setting (the caller already
+    holds the secret, so this tells nothing about it)."""
+    return auth_error(
+        auth_type,
+        "The credentials are right, but the configuration's Run As User is missing or "
+        "is not an active internal user: an administrator must set it",
+        {"missing": "user_id", "setting": "Run As User"},
     )
 
 
@@ -140,7 +153,9 @@ def authenticate(env, spec, headers, remote_addr, on_failure=None):
     uid = None
     caller_key = None
     method = "config"
+    matched = False  # the config's own credentials (or none needed) were given
     if kind == "none":
+        matched = True
         uid = spec.user_id
         caller_key = ratelimit.caller_key("ip", remote_addr or "0.0.0.0")  # noqa: S104
         method = "none"
@@ -151,6 +166,7 @@ def authenticate(env, spec, headers, remote_addr, on_failure=None):
         results = [auth_headers.secrets_equal(headers.get(name), value)
                    for name, value in required]
         if required and all(results):
+            matched = True
             uid = spec.user_id
             caller_key = ratelimit.caller_key("user", uid) if uid else None
     elif kind in ("bearer", "basic"):
@@ -158,6 +174,7 @@ def authenticate(env, spec, headers, remote_addr, on_failure=None):
         if parsed and parsed[0] == kind == "bearer":
             token = parsed[1]
             if spec.token and auth_headers.secrets_equal(token, spec.token):
+                matched = True
                 uid = spec.user_id
                 caller_key = ratelimit.caller_key("user", uid) if uid else None
             else:
@@ -169,6 +186,7 @@ def authenticate(env, spec, headers, remote_addr, on_failure=None):
             login_ok = auth_headers.secrets_equal(login, spec.login)
             password_ok = auth_headers.secrets_equal(password, spec.password)
             if spec.login and login_ok and password_ok:
+                matched = True
                 uid = spec.user_id
                 caller_key = ratelimit.caller_key("user", uid) if uid else None
             else:
@@ -181,6 +199,8 @@ def authenticate(env, spec, headers, remote_addr, on_failure=None):
     uid = check_user(env, uid)
     if not uid or not caller_key:
         failed()
+        if matched:
+            raise _no_run_as_user(kind)
         raise auth_error(kind)
     return Caller(uid=uid, key=caller_key, method=method)
 

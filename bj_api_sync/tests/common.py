@@ -54,6 +54,8 @@ class BjApiSyncCase(TransactionCase):
             "http_method_ids": [
                 (6, 0, (cls.method_get | cls.method_post | cls.method_put | cls.method_delete).ids)
             ],
+            # No authentication runs as this user (a config without one cannot save).
+            "user_id": cls.env.ref("base.user_admin").id,
         }
         values.update(vals)
         return cls.env["bj.api.sync.config"].create(values)

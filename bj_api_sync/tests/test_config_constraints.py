@@ -31,6 +31,36 @@ class TestConfigConstraints(BjApiSyncCase):
                 http_method_ids=[(6, 0, (self.method_post | self.method_put).ids)]
             )
 
+    def test_outbound_credentials_are_required_by_their_authentication(self):
+        for vals, missing in (
+            ({"auth_type": "bearer"}, "Bearer Token"),
+            ({"auth_type": "basic", "auth_password": "pw"}, "Login"),
+            ({"auth_type": "custom"}, r"at least one header \(Headers tab\)"),
+        ):
+            with self.subTest(**vals), self.assertRaisesMessage(
+                    ValidationError, f"authentication needs {missing}"):
+                self.make_out_config(**vals)
+        self.make_out_config(auth_type="bearer", bearer_token="t")
+        self.make_out_config(auth_type="basic", auth_login="me")
+        self.make_out_config(auth_type="custom",
+                             header_ids=[(0, 0, {"key": "X-Key", "value": "k"})])
+        config = self.make_out_config(auth_type="bearer", bearer_token="t")
+        with self.assertRaisesMessage(ValidationError, "needs Bearer Token"):
+            config.bearer_token = False
+
+    def test_inbound_own_credentials_need_a_run_as_user(self):
+        for vals in ({"auth_type": "none"},
+                     {"auth_type": "bearer", "bearer_token": "t"},
+                     {"auth_type": "basic", "auth_login": "me", "auth_password": "pw"},
+                     {"auth_type": "custom",
+                      "header_ids": [(0, 0, {"key": "X-Key", "value": "k"})]}):
+            with self.subTest(**vals), self.assertRaisesMessage(
+                    ValidationError, "authentication needs Run As User"):
+                self.make_in_config(user_id=False, **vals)
+        # Bearer or Basic without credentials of its own: callers use their API keys.
+        self.make_in_config(user_id=False, auth_type="bearer")
+        self.make_in_config(user_id=False, auth_type="basic", endpoint="partners_basic")
+
     def test_inbound_may_have_several_methods_and_no_url(self):
         config = self.make_in_config()
         self.assertEqual(len(config.http_method_ids), 4)

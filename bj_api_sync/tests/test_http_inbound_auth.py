@@ -109,10 +109,29 @@ class TestInboundAuth(BjApiHttpCase):
         portal = self.make_user("portal2", "base.group_portal")
         self.bearer.user_id = portal
         self._create_as("p_bearer", headers, 401)
-        self.bearer.user_id = False
+        # Saved before the constraint, or its user removed since: no Run As User.
+        self.env.cr.execute("UPDATE bj_api_sync_config SET user_id = NULL WHERE id IN %s",
+                            (tuple((self.bearer | self.none).ids),))
+        self.env.invalidate_all()
         self._create_as("p_bearer", headers, 401)
-        self.none.user_id = False
         self._create_as("p_none", {}, 401)
+
+    def test_a_half_configured_config_says_which_setting_is_missing(self):
+        self.bearer.user_id = self.make_user("portal3", "base.group_portal")
+        response = self.opener.post(self.base_url() + "/api/sync/v1/p_bearer",
+                                    json={"data": {"name": "x"}}, timeout=60,
+                                    headers={"Authorization": f"Bearer tok-{self.tag}-secret"})
+        body = self.assertJson(response, 401, "AUTHENTICATION_ERROR")
+        self.assertEqual(body["error"]["details"], {"missing": "user_id",
+                                                    "setting": "Run As User"})
+        self.assertIn("Run As User", self.log_of(response).error_message)
+        # A wrong token learns nothing of the kind.
+        response = self.opener.post(self.base_url() + "/api/sync/v1/p_bearer",
+                                    json={"data": {"name": "x"}}, timeout=60,
+                                    headers={"Authorization": "Bearer not-the-token"})
+        body = self.assertJson(response, 401, "AUTHENTICATION_ERROR")
+        self.assertEqual(body["error"]["details"], {})
+        self.assertNotIn("Run As User", body["error"]["message"])
 
     def test_user_without_write_access_gets_403_and_nothing_changes(self):
         reader = self.make_user("reader", "base.group_user")

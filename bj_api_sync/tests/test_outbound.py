@@ -108,9 +108,9 @@ class TestOutboundRequests(OutboundCase):
             name="Basic", url=self.server.url + "/b?api_key=querysecret1", auth_type="basic",
             auth_login="api_user", auth_password="s3cret-pass-word",
         )
-        custom = self.make_out_config(name="Custom", url=self.server.url + "/c", auth_type="custom")
-        self.env["bj.api.sync.header"].create(
-            {"config_id": custom.id, "key": "X-Shop-Access", "value": "tok-very-private-42"}
+        custom = self.make_out_config(
+            name="Custom", url=self.server.url + "/c", auth_type="custom",
+            header_ids=[(0, 0, {"key": "X-Shop-Access", "value": "tok-very-private-42"})],
         )
         self.server.script(None, [Response(200, {"echo": "s3cret-pass-word"})])
         self.send(config=basic)
