@@ -237,69 +237,123 @@ def convert_value(name, value, desc, resolve=None, *, allowed_commands=None,
     Errors are ``VALIDATION_ERROR`` with ``details == {"field": name,
     "value": <short JSON text>, "expected": <what was expected>}``.
     """
-    ftype = desc.get("type")
     if isinstance(value, str) and "\x00" in value:
         # PostgreSQL text cannot hold NUL: refused here rather than by the driver.
         raise _invalid(name, value, "text without NUL (\\u0000) characters")
-    if ftype == "boolean":
-        if not isinstance(value, bool):
-            raise _invalid(name, value, "a boolean (true or false)")
-        return value
-    if ftype in _X2MANY:
-        return _convert_x2many(name, value, desc, allowed_commands, convert_nested)
-    if ftype == "json":
-        return value
-    # Odoo's "empty" is False; JSON clients say null (or false, as read() does).
-    if value is None or value is False:
-        return False
-    if ftype in _TEXT_TYPES or ftype == "selection":
-        if ftype == "selection":
-            return _convert_selection(name, value, desc)
-        if not isinstance(value, str):
-            raise _invalid(name, value, "a string")
-        return value
-    if ftype == "integer":
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-            value = int(value)
-        if not _is_int(value):
-            raise _invalid(name, value, "an integer")
-        if not _INT4_MIN <= value <= _INT4_MAX:
-            raise _invalid(
-                name, value, f"an integer between {_INT4_MIN} and {_INT4_MAX}"
-            )
-        return value
-    if ftype in ("float", "monetary"):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _invalid(name, value, "a number")
-        try:
-            number = float(value)
-        except OverflowError:
-            number = math.inf
-        if not math.isfinite(number):
-            raise _invalid(name, value, "a finite number")
-        return number
-    if ftype == "date":
-        parsed = _parse_date(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise _invalid(name, value, "a date (YYYY-MM-DD)")
-        return parsed.isoformat()
-    if ftype == "datetime":
-        parsed = _parse_datetime(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise _invalid(name, value, "an ISO 8601 datetime (YYYY-MM-DDTHH:MM:SSZ)")
-        return parsed.strftime("%Y-%m-%d %H:%M:%S")
-    if ftype == "many2one":
-        return _convert_many2one(name, value, desc, resolve)
-    if ftype == "binary":
-        if not isinstance(value, str):
-            raise _invalid(name, value, "base64-encoded text")
-        cleaned = _B64_WS_RE.sub("", value)
-        try:
-            base64.b64decode(cleaned, validate=True)
-        except (binascii.Error, ValueError):
-            raise _invalid(name, value, "base64-encoded text") from None
-        return cleaned
+    ftype = desc.get("type")
+    convert = _WITH_EMPTY.get(ftype)
+    if convert is None:
+        # Odoo's "empty" is False; JSON clients say null (or false, as read() does).
+        if value is None or value is False:
+            return False
+        convert = _CONVERTERS.get(ftype)
+        if convert is None:
+            return value  # types this module does not know go to the ORM as they are
+    return convert(name, value, desc, (resolve, allowed_commands, convert_nested))
+
+
+# Each converter is ``(name, value, desc, (resolve, allowed_commands,
+# convert_nested)) -> ORM value``; it raises ``_invalid(...)`` for a bad value.
+
+
+def _to_boolean(name, value, _desc, _opts):
+    if not isinstance(value, bool):
+        raise _invalid(name, value, "a boolean (true or false)")
     return value
+
+
+def _to_x2many(name, value, desc, opts):
+    _resolve, allowed_commands, convert_nested = opts
+    return _convert_x2many(name, value, desc, allowed_commands, convert_nested)
+
+
+def _to_json(_name, value, _desc, _opts):
+    return value
+
+
+def _to_text(name, value, _desc, _opts):
+    if not isinstance(value, str):
+        raise _invalid(name, value, "a string")
+    return value
+
+
+def _to_selection(name, value, desc, _opts):
+    return _convert_selection(name, value, desc)
+
+
+def _to_integer(name, value, _desc, _opts):
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        value = int(value)
+    if not _is_int(value):
+        raise _invalid(name, value, "an integer")
+    if not _INT4_MIN <= value <= _INT4_MAX:
+        raise _invalid(
+            name, value, f"an integer between {_INT4_MIN} and {_INT4_MAX}"
+        )
+    return value
+
+
+def _to_float(name, value, _desc, _opts):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _invalid(name, value, "a number")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _invalid(name, value, "a finite number")
+    return number
+
+
+def _to_date(name, value, _desc, _opts):
+    parsed = _parse_date(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise _invalid(name, value, "a date (YYYY-MM-DD)")
+    return parsed.isoformat()
+
+
+def _to_datetime(name, value, _desc, _opts):
+    parsed = _parse_datetime(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise _invalid(name, value, "an ISO 8601 datetime (YYYY-MM-DDTHH:MM:SSZ)")
+    return parsed.strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _to_many2one(name, value, desc, opts):
+    return _convert_many2one(name, value, desc, opts[0])
+
+
+def _to_binary(name, value, _desc, _opts):
+    if not isinstance(value, str):
+        raise _invalid(name, value, "base64-encoded text")
+    cleaned = _B64_WS_RE.sub("", value)
+    try:
+        base64.b64decode(cleaned, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid(name, value, "base64-encoded text") from None
+    return cleaned
+
+
+#: Types whose converter also decides what null/false mean (boolean refuses
+#: them, json keeps them, x2many refuses them as not a list).
+_WITH_EMPTY = {
+    "boolean": _to_boolean,
+    "one2many": _to_x2many,
+    "many2many": _to_x2many,
+    "json": _to_json,
+}
+#: The other types: null/false is False (empty) before these run.
+_CONVERTERS = {
+    **dict.fromkeys(_TEXT_TYPES, _to_text),
+    "selection": _to_selection,
+    "integer": _to_integer,
+    "float": _to_float,
+    "monetary": _to_float,
+    "date": _to_date,
+    "datetime": _to_datetime,
+    "many2one": _to_many2one,
+    "binary": _to_binary,
+}
 
 
 def _convert_selection(name, value, desc):
