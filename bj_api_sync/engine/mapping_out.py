@@ -13,14 +13,13 @@ and scripts run.
 """
 from __future__ import annotations
 
-import base64
-import datetime as _dt
 import functools
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any, Protocol
+
+from . import serialize
 
 _logger = logging.getLogger(__name__)
 
@@ -31,8 +30,6 @@ MAX_DEPTH = 10
 VALUE_TYPES = frozenset({"plain", "relational", "python", "relational_python"})
 PYTHON_MODES = frozenset({"evaluate", "execute"})
 X2MANY_TYPES = frozenset({"one2many", "many2many"})
-# datetime.UTC only exists from Python 3.11; Odoo 17 still runs on 3.10.
-_UTC = _dt.timezone.utc
 
 __all__ = [
     "MAX_DEPTH",
@@ -42,10 +39,8 @@ __all__ = [
     "ScriptRunner",
     "build_payloads",
     "compile_lines",
-    "converter",
     "get_dotted",
     "set_dotted",
-    "to_json_value",
 ]
 
 
@@ -138,204 +133,14 @@ class RecordAccess(Protocol):
     def ref(self, record) -> str:
         """A short reference for messages, e.g. ``res.partner(42)``."""
 
+    def display_name(self, record) -> str:
+        """The record's display name (``name`` of a many2one in the ANSWER profile)."""
+
 
 #: ``(code, mode, context) -> value``. The Odoo layer passes a wrapper around
 #: ``safe_eval``; raising means the script failed. In ``evaluate`` mode the
 #: value is the returned one, or ``context["result"]`` when None is returned.
 ScriptRunner = Callable[[str, str, dict], Any]
-
-
-# --------------------------------------------------------------------------
-# scalar conversion
-# --------------------------------------------------------------------------
-
-def _date_str(value):
-    if not value:
-        return None
-    if isinstance(value, _dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    return str(value)
-
-
-def _datetime_str(value):
-    if not value:
-        return None
-    if isinstance(value, str):
-        # Some callers hand over Odoo's string form ("2024-01-02 10:00:00").
-        try:
-            value = _dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    if isinstance(value, _dt.datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone(_UTC).replace(tzinfo=None)
-        # isoformat is implemented in C and much cheaper than strftime.
-        return value.replace(microsecond=0).isoformat() + "Z"
-    if isinstance(value, _dt.date):
-        return value.isoformat() + "T00:00:00Z"
-    return str(value)
-
-
-def _jsonable(value):
-    """Turn the non-JSON standard types a script may return into JSON ones.
-
-    Anything else (including ORM objects the engine cannot know) is left as is.
-    """
-    if isinstance(value, _dt.datetime):
-        return _datetime_str(value)
-    if isinstance(value, _dt.date):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
-def _binary_str(value):
-    if not value:
-        return None
-    if isinstance(value, bytearray | memoryview):
-        value = bytes(value)
-    if isinstance(value, bytes):
-        try:
-            # The ORM returns binary fields already base64-encoded.
-            return value.decode("ascii")
-        except UnicodeDecodeError:
-            # Raw content (e.g. read with bin_size tricks): encode it ourselves
-            # rather than emitting undecodable bytes.
-            return base64.b64encode(value).decode("ascii")
-    return str(value)
-
-
-def _ident(value, access):
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, tuple | list):
-        # (id, display_name) pairs, as name_get / read() return them.
-        return value[0] if value else None
-    if access is not None:
-        return access.ident(value)
-    return getattr(value, "id", None) or None
-
-
-def _conv_char(value, access):
-    if not value:
-        return None
-    # str() turns str subclasses (markupsafe.Markup for html) into plain str.
-    return value if type(value) is str else str(value)
-
-
-def _conv_boolean(value, access):
-    return bool(value)
-
-
-def _conv_integer(value, access):
-    if value is None or value is False:
-        return 0
-    return value if type(value) is int else int(value)
-
-
-def _conv_float(value, access):
-    if value is None or value is False:
-        return 0.0
-    return value if type(value) is float else float(value)
-
-
-def _conv_selection(value, access):
-    if value is None or value is False or value == "":
-        return None
-    return value
-
-
-def _conv_many2one(value, access):
-    if not value:
-        return None
-    return _ident(value, access)
-
-
-def _conv_x2many(value, access):
-    if not value:
-        # An empty relation stays an (empty) array so that consumers always
-        # get the same JSON type for the key.
-        return []
-    if isinstance(value, list | tuple):
-        return [_ident(v, access) for v in value]
-    if access is not None:
-        return [access.ident(r) for r in access.iterate(value)]
-    ids = getattr(value, "ids", None)
-    if ids is not None:
-        return list(ids)
-    return [getattr(r, "id", None) for r in value]
-
-
-def _conv_json(value, access):
-    return value
-
-
-def _conv_reference(value, access):
-    if not value:
-        return None
-    if isinstance(value, str):
-        return value
-    if access is not None:
-        # "res.partner(42)" -> "res.partner,42", Odoo's own reference format.
-        model, _sep, rest = access.ref(value).partition("(")
-        return f"{model},{rest.rstrip(')')}"
-    return f"{getattr(value, '_name', '')},{getattr(value, 'id', '')}"
-
-
-def _conv_many2one_reference(value, access):
-    if not value:
-        return None
-    return int(value)
-
-
-def _conv_generic(value, access):
-    if value is None or value is False:
-        return None
-    if isinstance(value, bytes | bytearray | memoryview):
-        return _binary_str(value)
-    return _jsonable(value)
-
-
-_CONVERTERS = {
-    "char": _conv_char,
-    "text": _conv_char,
-    "html": _conv_char,
-    "boolean": _conv_boolean,
-    "integer": _conv_integer,
-    "float": _conv_float,
-    "monetary": _conv_float,
-    "date": lambda value, access: _date_str(value),
-    "datetime": lambda value, access: _datetime_str(value),
-    "selection": _conv_selection,
-    "many2one": _conv_many2one,
-    "one2many": _conv_x2many,
-    "many2many": _conv_x2many,
-    "binary": lambda value, access: _binary_str(value),
-    "json": _conv_json,
-    "reference": _conv_reference,
-    "many2one_reference": _conv_many2one_reference,
-}
-
-
-def to_json_value(field_type: str, value, access=None) -> Any:
-    """Convert a raw ORM value of an Odoo field type into a JSON-ready value.
-
-    date -> ``"YYYY-MM-DD"``; datetime (naive = UTC) -> ``"YYYY-MM-DDTHH:MM:SSZ"``;
-    empty values -> None, except boolean (False), integer (0), float/monetary
-    (0.0) and x2many ([]); many2one -> id; x2many -> list of ids; binary ->
-    base64 text; reference -> ``"model,id"``; Decimal -> float; json as is.
-    ``access`` (a :class:`RecordAccess`) is used to get ids of records; without
-    it, ``.id`` attributes are read.
-    """
-    conv = _CONVERTERS.get(field_type, _conv_generic)
-    return conv(value, access)
 
 
 # --------------------------------------------------------------------------
@@ -550,7 +355,7 @@ def _compile(lines: tuple) -> _Plan:
 class _MappingRun:
     """Per-call state shared by every record and nesting level."""
 
-    __slots__ = ("access", "base_ctx", "config_name", "run_script")
+    __slots__ = ("access", "base_ctx", "config_name", "converters", "run_script")
 
 
 class _LineProblem(Exception):
@@ -581,12 +386,7 @@ def compile_lines(lines: Iterable[LineSpec], config_name: str = "") -> tuple:
         ) from None
 
 
-def converter(field_type: str) -> Callable[[Any, Any], Any]:
-    """Return the ``(value, access)`` function :func:`to_json_value` uses for a type."""
-    return _CONVERTERS.get(field_type, _conv_generic)
-
-
-def _prepare(lines, access, run_script, script_context, config_name):
+def _prepare(lines, access, run_script, script_context, config_name, profile):
     try:
         plan = _compile(tuple(lines))
     except _PlanError as exc:
@@ -609,6 +409,7 @@ def _prepare(lines, access, run_script, script_context, config_name):
     base.pop("result", None)
     run.base_ctx = base
     run.config_name = config_name
+    run.converters = serialize.PROFILES[profile]
     return plan, run
 
 
@@ -658,51 +459,60 @@ def _build(record, plan, run):
     return payload
 
 
+#: What a script line gets as ``value``: the field's value in the OUTBOUND
+#: profile, whatever the profile of the run (scripts were written against it).
+_SCRIPT_VALUE = serialize.PROFILES[serialize.OUTBOUND]
+
+
 def _line_value(record, line, run):
     kind = line.kind
     access = run.access
     if kind == "plain":
-        return _plain(record, line.field, access)
+        return _plain(record, line.field, access, run.converters)
     if kind == "relational":
-        return _relational(record, line, run)
+        return _relational(record, line, run, run.converters)
     if kind == "python":
-        value = _plain(record, line.field, access) if line.field else None
+        value = _plain(record, line.field, access, _SCRIPT_VALUE) if line.field else None
         return _script(record, line, value, run)
-    return _script(record, line, _relational(record, line, run), run)
+    return _script(record, line, _relational(record, line, run, _SCRIPT_VALUE), run)
 
 
-def _plain(record, field, access):
-    return to_json_value(access.field_type(record, field), access.read(record, field), access)
+def _plain(record, field, access, converters):
+    ftype = access.field_type(record, field)
+    convert = converters.get(ftype) or serialize.converter(ftype)
+    return convert(access.read(record, field), access)
 
 
-def _relational(record, line, run):
+def _relational(record, line, run, converters):
     access = run.access
     field = line.field
     raw = access.read(record, field)
-    value, _multi = _resolve(raw, access.field_type(record, field), 0, line, run)
+    value, _multi = _resolve(raw, access.field_type(record, field), 0, line, run, converters)
     return value
 
 
-def _resolve(raw, ftype, pos, line, run):
+def _resolve(raw, ftype, pos, line, run, converters):
     """Follow ``line.path`` from ``pos``; returns (json value, produced-by-x2many)."""
     access = run.access
     path = line.path
     if pos == len(path):
         if line.sub is not None:
             return _nested(raw, ftype, line, run), ftype in X2MANY_TYPES
-        return to_json_value(ftype, raw, access), ftype in X2MANY_TYPES
+        convert = converters.get(ftype) or serialize.converter(ftype)
+        return convert(raw, access), ftype in X2MANY_TYPES
     seg = path[pos]
     if ftype == "many2one":
         if not raw:
             return None, False
         return _resolve(
-            access.read(raw, seg), access.field_type(raw, seg), pos + 1, line, run
+            access.read(raw, seg), access.field_type(raw, seg), pos + 1, line, run, converters
         )
     if ftype in X2MANY_TYPES:
         out = []
         for sub in access.iterate(raw):
             value, multi = _resolve(
-                access.read(sub, seg), access.field_type(sub, seg), pos + 1, line, run
+                access.read(sub, seg), access.field_type(sub, seg), pos + 1, line, run,
+                converters,
             )
             # One element per sub-record; lists coming from a deeper x2many
             # are merged in (one level of flattening per x2many on the path).
@@ -739,14 +549,18 @@ def _script(record, line, value, run):
     if result is None:
         # Statement scripts assign `result` instead of being an expression.
         result = ctx.get("result")
-    return _jsonable(result)
+    return serialize.jsonable(result)
 
 
 def build_payloads(records, lines: Iterable[LineSpec], access: RecordAccess, *,
                    run_script: ScriptRunner | None = None,
                    script_context: dict | None = None,
-                   config_name: str = "") -> list[dict]:
+                   config_name: str = "",
+                   profile: str = serialize.OUTBOUND) -> list[dict]:
     """Build one JSON object per record (records taken via ``access.iterate``).
+
+    Field values are converted by :mod:`.serialize` in ``profile``:
+    ``OUTBOUND`` for request bodies, ``ANSWER`` for inbound answers.
 
     ``run_script`` executes python lines (required when there is one);
     ``script_context`` is the base context for scripts (``record``,
@@ -754,5 +568,5 @@ def build_payloads(records, lines: Iterable[LineSpec], access: RecordAccess, *,
     :class:`MappingError` naming config, line and record on any failure. The
     lines are compiled once for all records.
     """
-    plan, run = _prepare(lines, access, run_script, script_context, config_name)
+    plan, run = _prepare(lines, access, run_script, script_context, config_name, profile)
     return [_build(record, plan, run) for record in access.iterate(records)]

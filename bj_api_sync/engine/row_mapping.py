@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import mapping_out
+from . import mapping_out, serialize
 
 #: Odoo field types whose column value converts to JSON without the ORM.
 ROW_TYPES = frozenset({
@@ -103,14 +103,14 @@ class RowPlan:
     def _column(self, path, ftype, tables, rows) -> list:
         """A line's JSON values for ``rows`` (main-model rows), in order."""
         if len(path) == 1:
-            convert = mapping_out.converter(ftype)
+            convert = serialize.converter(ftype)
             values = map(operator.itemgetter(self._index[()][path[0]]), rows)
             return list(map(convert, values, itertools.repeat(None)))
         return list(map(self._getter(path, ftype, tables), rows))
 
     def _getter(self, path, ftype, tables) -> Callable[[tuple], Any]:
         """The function giving a line's JSON value from a main-model row."""
-        convert = mapping_out.converter(ftype)
+        convert = serialize.converter(ftype)
         column = self._index[path[:-1]][path[-1]]
         if len(path) == 1:
             return lambda row: convert(row[column], None)

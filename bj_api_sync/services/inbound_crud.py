@@ -261,7 +261,7 @@ class Resource:
                 built = mapping_out.build_payloads(
                     records, lines, odoo_mapping.ACCESS, run_script=odoo_mapping.run_script,
                     script_context=odoo_mapping.script_context(records.env, records._name),
-                    config_name=self.spec.name,
+                    config_name=self.spec.name, profile=serialize.ANSWER,
                 )
             except mapping_out.MappingError as exc:
                 raise self._mapping_error(exc) from None

@@ -51,6 +51,14 @@ class OdooRecordAccess:
         """Return ``model(id)`` for messages."""
         return f"{record._name}({record.id})"
 
+    def display_name(self, record):
+        """Return the record's display name as ``read()`` gives it for a many2one.
+
+        ``read()`` reads it as superuser: who may read the record holding the
+        many2one may see the id and name of its value.
+        """
+        return record.sudo().display_name
+
 
 ACCESS = OdooRecordAccess()
 

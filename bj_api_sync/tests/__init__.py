@@ -10,6 +10,7 @@ from . import (
     test_install,
     test_line_constraints,
     test_log_purge,
+    test_one_shape,
     test_outbound,
     test_outbound_schedule,
     test_outbox_concurrency,

@@ -12,8 +12,8 @@ from bj_api_sync.engine.mapping_out import (
     build_payloads,
     get_dotted,
     set_dotted,
-    to_json_value,
 )
+from bj_api_sync.engine.serialize import to_json_value
 
 # --------------------------------------------------------------------------
 # fakes: a record is a Rec, a relational value is a RecSet (falsy when empty)
