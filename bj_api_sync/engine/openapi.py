@@ -327,9 +327,58 @@ def _error_schema():
     }
 
 
-def _shared_schemas():
-    string_list = {"type": "array", "items": {"type": "string"}}
-    authentication = {
+def _pagination_schema():
+    return {
+        "type": "object",
+        "required": ["total", "page", "per_page", "pages", "next", "previous"],
+        "properties": {
+            "total": {"type": "integer", "minimum": 0},
+            "page": {"type": "integer", "minimum": 1},
+            "per_page": {"type": "integer", "minimum": 1},
+            "pages": {"type": "integer", "minimum": 0},
+            "next": {"type": "string", "nullable": True},
+            "previous": {"type": "string", "nullable": True},
+        },
+    }
+
+
+def _batch_result_schema():
+    return {
+        "type": "object",
+        "required": ["index", "success"],
+        "properties": {
+            "index": {"type": "integer", "minimum": 0},
+            "success": {"type": "boolean"},
+            "id": {"type": "integer", "nullable": True},
+            "error": {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object", "additionalProperties": True},
+                },
+            },
+        },
+    }
+
+
+def _string_list():
+    return {"type": "array", "items": {"type": "string"}}
+
+
+def _domain_schema():
+    return {
+        "type": "array",
+        "description": "Odoo domain, e.g. [[\"customer_rank\", \">\", 0]]",
+        "items": {"oneOf": [
+            {"type": "string", "enum": ["&", "|", "!"]},
+            {"type": "array", "minItems": 3, "maxItems": 3, "items": {}},
+        ]},
+    }
+
+
+def _webhook_authentication_schema():
+    return {
         "type": "object",
         "description": "How Odoo authenticates when it calls the webhook URL.",
         "properties": {
@@ -342,103 +391,88 @@ def _shared_schemas():
             "header_value": {"type": "string", "description": "custom: header value"},
         },
     }
-    domain = {
-        "type": "array",
-        "description": "Odoo domain, e.g. [[\"customer_rank\", \">\", 0]]",
-        "items": {"oneOf": [
-            {"type": "string", "enum": ["&", "|", "!"]},
-            {"type": "array", "minItems": 3, "maxItems": 3, "items": {}},
-        ]},
+
+
+def _webhook_input_schema():
+    return {
+        "type": "object",
+        "required": ["url", "events", "model"],
+        "properties": {
+            "url": {"type": "string", "format": "uri"},
+            "events": {
+                "type": "array", "minItems": 1, "items": {"type": "string"},
+                "description": "create, update, delete, or record.created, "
+                "record.updated, record.deleted, state.changed",
+            },
+            "model": {"type": "string", "example": "res.partner"},
+            "fields": _string_list(),
+            "conditions": _domain_schema(),
+            "authentication": _ref("schemas", "WebhookAuthentication"),
+        },
     }
+
+
+def _event_subscription_input_schema():
+    return {
+        "type": "object",
+        "required": ["events", "model", "callback_url"],
+        "properties": {
+            "events": {
+                "type": "array", "minItems": 1,
+                "items": {"type": "string", "enum": list(SUBSCRIBE_EVENTS)},
+            },
+            "model": {"type": "string", "example": "res.partner"},
+            "callback_url": {"type": "string", "format": "uri"},
+            "fields": _string_list(),
+            "filters": {
+                "type": "object",
+                "description": "field -> [operator, value], e.g. "
+                "{\"customer_rank\": [\">\", 0]}",
+                "additionalProperties": {"type": "array", "minItems": 2,
+                                         "maxItems": 2, "items": {}},
+            },
+            "authentication": _ref("schemas", "WebhookAuthentication"),
+        },
+    }
+
+
+def _webhook_schema():
+    return {
+        "type": "object",
+        "properties": {
+            "webhook_id": {"type": "string"},
+            "url": {"type": "string"},
+            "events": _string_list(),
+            "model": {"type": "string"},
+            "fields": _string_list(),
+            "status": {"type": "string"},
+        },
+    }
+
+
+def _webhook_created_schema():
+    return {
+        "type": "object",
+        "required": ["success", "webhook_id", "status"],
+        "properties": {
+            "success": {"type": "boolean"},
+            "webhook_id": {"type": "string", "example": "wh_123456"},
+            "status": {"type": "string", "example": "active"},
+        },
+    }
+
+
+def _shared_schemas():
+    """The schemas every document has, whatever its resources (in document order)."""
     return {
         "Error": _error_schema(),
-        "Pagination": {
-            "type": "object",
-            "required": ["total", "page", "per_page", "pages", "next", "previous"],
-            "properties": {
-                "total": {"type": "integer", "minimum": 0},
-                "page": {"type": "integer", "minimum": 1},
-                "per_page": {"type": "integer", "minimum": 1},
-                "pages": {"type": "integer", "minimum": 0},
-                "next": {"type": "string", "nullable": True},
-                "previous": {"type": "string", "nullable": True},
-            },
-        },
-        "BatchResult": {
-            "type": "object",
-            "required": ["index", "success"],
-            "properties": {
-                "index": {"type": "integer", "minimum": 0},
-                "success": {"type": "boolean"},
-                "id": {"type": "integer", "nullable": True},
-                "error": {
-                    "type": "object",
-                    "properties": {
-                        "code": {"type": "string"},
-                        "message": {"type": "string"},
-                        "details": {"type": "object", "additionalProperties": True},
-                    },
-                },
-            },
-        },
-        "WebhookAuthentication": authentication,
-        "WebhookInput": {
-            "type": "object",
-            "required": ["url", "events", "model"],
-            "properties": {
-                "url": {"type": "string", "format": "uri"},
-                "events": {
-                    "type": "array", "minItems": 1, "items": {"type": "string"},
-                    "description": "create, update, delete, or record.created, "
-                    "record.updated, record.deleted, state.changed",
-                },
-                "model": {"type": "string", "example": "res.partner"},
-                "fields": string_list,
-                "conditions": domain,
-                "authentication": _ref("schemas", "WebhookAuthentication"),
-            },
-        },
-        "EventSubscriptionInput": {
-            "type": "object",
-            "required": ["events", "model", "callback_url"],
-            "properties": {
-                "events": {
-                    "type": "array", "minItems": 1,
-                    "items": {"type": "string", "enum": list(SUBSCRIBE_EVENTS)},
-                },
-                "model": {"type": "string", "example": "res.partner"},
-                "callback_url": {"type": "string", "format": "uri"},
-                "fields": string_list,
-                "filters": {
-                    "type": "object",
-                    "description": "field -> [operator, value], e.g. "
-                    "{\"customer_rank\": [\">\", 0]}",
-                    "additionalProperties": {"type": "array", "minItems": 2,
-                                             "maxItems": 2, "items": {}},
-                },
-                "authentication": _ref("schemas", "WebhookAuthentication"),
-            },
-        },
-        "Webhook": {
-            "type": "object",
-            "properties": {
-                "webhook_id": {"type": "string"},
-                "url": {"type": "string"},
-                "events": string_list,
-                "model": {"type": "string"},
-                "fields": string_list,
-                "status": {"type": "string"},
-            },
-        },
-        "WebhookCreated": {
-            "type": "object",
-            "required": ["success", "webhook_id", "status"],
-            "properties": {
-                "success": {"type": "boolean"},
-                "webhook_id": {"type": "string", "example": "wh_123456"},
-                "status": {"type": "string", "example": "active"},
-            },
-        },
+        "Pagination": _pagination_schema(),
+        "BatchResult": _batch_result_schema(),
+        "WebhookAuthentication": _webhook_authentication_schema(),
+        "WebhookInput": _webhook_input_schema(),
+        "EventSubscriptionInput": _event_subscription_input_schema(),
+        "Webhook": _webhook_schema(),
+        "WebhookCreated": _webhook_created_schema(),
     }
 
 
@@ -661,124 +695,47 @@ def _selection_schema_of(resource):
     return {"type": "array", "items": {"type": "string", "enum": _selectable(resource)}}
 
 
-def _resource_paths(resource, schema_name, prefix, security):
-    endpoint = resource["endpoint"]
-    methods = {str(m).upper() for m in resource.get("methods") or ()}
-    tags = [endpoint]
-    out_ref = _ref("schemas", schema_name)
-    paths = {}
-    base = f"{API_BASE}/{endpoint}"
+class _ResourceOperations:
+    """What the operations of one resource share: names, tag, security, schemas."""
 
-    if "POST" in methods:
-        create_body = _json_body({
-            "type": "object",
-            "required": ["data"],
-            "properties": {
-                "data": _ref("schemas", f"{schema_name}Input"),
-                "options": {"type": "object", "nullable": True, "properties": {
-                    "return_fields": {**_selection_schema_of(resource), "nullable": True},
-                }},
-            },
-        })
-        paths[base] = {"post": _operation(
-            f"{prefix}_create", f"Create (or upsert) a {endpoint} record", tags,
-            security,
-            _success("201", "Record created",
-                     _envelope({"id": {"type": "integer"}, "data": out_ref})),
-            body=create_body,
-        )}
-        batch_body = _json_body({
-            "type": "object",
-            "required": ["operations"],
-            "properties": {
-                "operations": {
-                    "type": "array", "minItems": 1, "maxItems": MAX_BATCH_OPERATIONS,
-                    "items": {"oneOf": _batch_operation_schemas(schema_name)},
-                },
-                "options": {
-                    "type": "object", "nullable": True, "properties": {
-                        "transaction": {"type": "boolean", "default": False,
-                                        "description": "all or nothing"},
-                        "continue_on_error": {"type": "boolean", "default": False},
-                    },
-                    # The two modes contradict each other: not both true.
-                    "not": {"type": "object", "required": ["transaction", "continue_on_error"],
-                            "properties": {"transaction": {"enum": [True]},
-                                           "continue_on_error": {"enum": [True]}}},
-                },
-            },
-        })
-        paths[f"{base}/batch"] = {"post": _operation(
-            f"{prefix}_batch", f"Create, update and delete {endpoint} records in one call",
-            tags, security,
-            _success("200", "Per-operation results", _envelope({
-                "results": {"type": "array", "items": _ref("schemas", "BatchResult")},
-            })),
-            body=batch_body,
-        )}
-    if "GET" in methods:
-        search_params = [
-            _ref("parameters", f"{schema_name}.domain"),
-            _ref("parameters", f"{schema_name}.fields"),
-            *(_ref("parameters", n) for n in ("limit", "offset")),
-            _ref("parameters", f"{schema_name}.order"),
-            *(_ref("parameters", n) for n in ("page", "per_page")),
-            *_filter_parameters(resource),
-        ]
-        paths[f"{base}/search"] = {"get": _operation(
-            f"{prefix}_search", f"Search {endpoint} records", tags, security,
-            _success("200", "Matching records", _envelope({
-                "count": {"type": "integer", "minimum": 0},
-                "records": {"type": "array", "items": out_ref},
-                "pagination": _ref("schemas", "Pagination"),
-            })),
-            params=search_params,
-        )}
-    item = {}
-    if "GET" in methods:
-        item["get"] = _operation(
-            f"{prefix}_read", f"Read one {endpoint} record", tags, security,
-            _success("200", "The record",
-                     _envelope({"id": {"type": "integer"}, "data": out_ref})),
-            params=[_ref("parameters", f"{schema_name}.fields")],
-        )
-    if "PUT" in methods:
-        item["put"] = _operation(
-            f"{prefix}_update", f"Update one {endpoint} record", tags, security,
-            _success("200", "Record updated", _envelope({
-                "id": {"type": "integer"},
-                "updated_fields": {"type": "array", "items": {"type": "string"}},
-                "write_date": {"type": "string", "format": "date-time"},
-            })),
-            body=_json_body({
-                "type": "object",
-                "required": ["data"],
-                "properties": {
-                    "data": _ref("schemas", f"{schema_name}Update"),
-                    "options": {"type": "object", "nullable": True,
-                                "additionalProperties": True},
-                },
-            }),
-        )
-    if "DELETE" in methods:
-        item["delete"] = _operation(
-            f"{prefix}_delete", f"Delete (or archive) one {endpoint} record", tags,
-            security,
-            _success("200", "Record deleted or archived", _envelope({
-                "message": {"type": "string"}, "id": {"type": "integer"},
-            })),
-            body=_json_body({
-                "type": "object",
-                "properties": {"options": {"type": "object", "nullable": True, "properties": {
-                    "archive_instead": {"type": "boolean", "default": False},
-                }}},
-            }, required=False),
-            params=[_ref("parameters", "archive_instead")],
-        )
-    if item:
-        item["parameters"] = [_ref("parameters", "RecordId")]
-        paths[f"{base}/{{id}}"] = item
-    return paths
+    def __init__(self, resource, schema_name, prefix, security):
+        self.resource = resource
+        self.endpoint = resource["endpoint"]
+        self.schema_name = schema_name
+        self.prefix = prefix
+        self.security = security
+
+    def schema(self, suffix=""):
+        """Reference to the resource's output schema, or to its ``Input``/``Update`` one."""
+        return _ref("schemas", f"{self.schema_name}{suffix}")
+
+    def parameter(self, name):
+        """Reference to one of the resource's own parameters (``domain``, ``fields``...)."""
+        return _ref("parameters", f"{self.schema_name}.{name}")
+
+    def operation(self, action, summary, responses, **kwargs):
+        """An operation ``<prefix>_<action>`` tagged with the endpoint."""
+        return _operation(f"{self.prefix}_{action}", summary, [self.endpoint],
+                          self.security, responses, **kwargs)
+
+
+def _create_operation(ops):
+    body = _json_body({
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": ops.schema("Input"),
+            "options": {"type": "object", "nullable": True, "properties": {
+                "return_fields": {**_selection_schema_of(ops.resource), "nullable": True},
+            }},
+        },
+    })
+    return ops.operation(
+        "create", f"Create (or upsert) a {ops.endpoint} record",
+        _success("201", "Record created",
+                 _envelope({"id": {"type": "integer"}, "data": ops.schema()})),
+        body=body,
+    )
 
 
 def _batch_operation_schemas(schema_name):
@@ -796,6 +753,132 @@ def _batch_operation_schemas(schema_name):
             "id": record_id, "data": _ref("schemas", f"{schema_name}Update")}),
         operation("delete", ["id"], {"id": record_id}),
     ]
+
+
+def _batch_options_schema():
+    return {
+        "type": "object", "nullable": True, "properties": {
+            "transaction": {"type": "boolean", "default": False,
+                            "description": "all or nothing"},
+            "continue_on_error": {"type": "boolean", "default": False},
+        },
+        # The two modes contradict each other: not both true.
+        "not": {"type": "object", "required": ["transaction", "continue_on_error"],
+                "properties": {"transaction": {"enum": [True]},
+                               "continue_on_error": {"enum": [True]}}},
+    }
+
+
+def _batch_operation(ops):
+    body = _json_body({
+        "type": "object",
+        "required": ["operations"],
+        "properties": {
+            "operations": {
+                "type": "array", "minItems": 1, "maxItems": MAX_BATCH_OPERATIONS,
+                "items": {"oneOf": _batch_operation_schemas(ops.schema_name)},
+            },
+            "options": _batch_options_schema(),
+        },
+    })
+    return ops.operation(
+        "batch", f"Create, update and delete {ops.endpoint} records in one call",
+        _success("200", "Per-operation results", _envelope({
+            "results": {"type": "array", "items": _ref("schemas", "BatchResult")},
+        })),
+        body=body,
+    )
+
+
+def _search_operation(ops):
+    params = [
+        ops.parameter("domain"),
+        ops.parameter("fields"),
+        *(_ref("parameters", n) for n in ("limit", "offset")),
+        ops.parameter("order"),
+        *(_ref("parameters", n) for n in ("page", "per_page")),
+        *_filter_parameters(ops.resource),
+    ]
+    return ops.operation(
+        "search", f"Search {ops.endpoint} records",
+        _success("200", "Matching records", _envelope({
+            "count": {"type": "integer", "minimum": 0},
+            "records": {"type": "array", "items": ops.schema()},
+            "pagination": _ref("schemas", "Pagination"),
+        })),
+        params=params,
+    )
+
+
+def _read_operation(ops):
+    return ops.operation(
+        "read", f"Read one {ops.endpoint} record",
+        _success("200", "The record",
+                 _envelope({"id": {"type": "integer"}, "data": ops.schema()})),
+        params=[ops.parameter("fields")],
+    )
+
+
+def _update_operation(ops):
+    body = _json_body({
+        "type": "object",
+        "required": ["data"],
+        "properties": {
+            "data": ops.schema("Update"),
+            "options": {"type": "object", "nullable": True, "additionalProperties": True},
+        },
+    })
+    return ops.operation(
+        "update", f"Update one {ops.endpoint} record",
+        _success("200", "Record updated", _envelope({
+            "id": {"type": "integer"},
+            "updated_fields": {"type": "array", "items": {"type": "string"}},
+            "write_date": {"type": "string", "format": "date-time"},
+        })),
+        body=body,
+    )
+
+
+def _delete_operation(ops):
+    body = _json_body({
+        "type": "object",
+        "properties": {"options": {"type": "object", "nullable": True, "properties": {
+            "archive_instead": {"type": "boolean", "default": False},
+        }}},
+    }, required=False)
+    return ops.operation(
+        "delete", f"Delete (or archive) one {ops.endpoint} record",
+        _success("200", "Record deleted or archived", _envelope({
+            "message": {"type": "string"}, "id": {"type": "integer"},
+        })),
+        body=body,
+        params=[_ref("parameters", "archive_instead")],
+    )
+
+
+#: Operations on ``<base>/{id}``, in document order: (verb, builder).
+_ITEM_OPERATIONS = (("GET", _read_operation), ("PUT", _update_operation),
+                    ("DELETE", _delete_operation))
+
+
+def _resource_paths(resource, schema_name, prefix, security):
+    """The routes of one resource that its verbs enable: POST gives the collection
+    (create) and batch routes, GET the search route; GET, PUT and DELETE each give
+    one operation on the record route."""
+    ops = _ResourceOperations(resource, schema_name, prefix, security)
+    methods = {str(m).upper() for m in resource.get("methods") or ()}
+    base = f"{API_BASE}/{ops.endpoint}"
+    paths = {}
+    if "POST" in methods:
+        paths[base] = {"post": _create_operation(ops)}
+        paths[f"{base}/batch"] = {"post": _batch_operation(ops)}
+    if "GET" in methods:
+        paths[f"{base}/search"] = {"get": _search_operation(ops)}
+    item = {verb.lower(): build(ops) for verb, build in _ITEM_OPERATIONS if verb in methods}
+    if item:
+        item["parameters"] = [_ref("parameters", "RecordId")]
+        paths[f"{base}/{{id}}"] = item
+    return paths
 
 
 def _webhook_paths():
@@ -841,6 +924,98 @@ def _webhook_paths():
     }
 
 
+def _check_endpoints(resources):
+    """Raise ``ValueError`` for a duplicate, empty, nested or reserved endpoint."""
+    endpoints = [r["endpoint"] for r in resources]
+    for endpoint in endpoints:
+        if endpoints.count(endpoint) > 1:
+            raise ValueError(f"duplicate endpoint {endpoint!r}")
+        if endpoint in RESERVED_ENDPOINTS or not endpoint or "/" in endpoint:
+            raise ValueError(f"endpoint {endpoint!r} cannot be published")
+
+
+def _security_schemes(resources):
+    """Return the document's security schemes and, per lower-cased custom header,
+    the name of its scheme (for ``_security_for``)."""
+    schemes = {
+        "bearerAuth": {
+            "type": "http", "scheme": "bearer",
+            "description": "The configuration's bearer token, or an Odoo API key",
+        },
+        "basicAuth": {
+            "type": "http", "scheme": "basic",
+            "description": "The configuration's login/password, or an Odoo login "
+            "with an API key as password",
+        },
+    }
+    # Custom headers are keyed case-insensitively: HTTP header names are.
+    header_schemes = {}
+    used_names = set(schemes)
+    for resource in resources:
+        for header in resource.get("custom_headers") or ():
+            if header.lower() in header_schemes:
+                continue
+            name = _unique("header_" + re.sub(r"[^A-Za-z0-9_]", "_", header.lower()),
+                           used_names, sep="_")
+            header_schemes[header.lower()] = name
+            schemes[name] = {
+                "type": "apiKey", "in": "header", "name": header,
+                "description": f"Custom header {header} (auth type custom)",
+            }
+    return schemes, header_schemes
+
+
+def _resource_tag(resource):
+    endpoint = resource["endpoint"]
+    return {
+        "name": endpoint,
+        "description": f"{resource.get('name') or endpoint} "
+        f"(model {resource.get('model') or endpoint})",
+    }
+
+
+def _describe_resources(resources, header_schemes, schemas, parameters):
+    """Add each resource's schemas and parameters to ``schemas`` and ``parameters``
+    (names made unique against what is there), return its paths and tags."""
+    used_schema_names = set(schemas)
+    used_operation_prefixes = {"webhooks", "events", "openapi"}
+    paths = {}
+    tags = []
+    for resource in resources:
+        endpoint = resource["endpoint"]
+        schema_name = _unique(_schema_name(endpoint), used_schema_names,
+                              ("", "Input", "Update"))
+        schemas.update(_resource_schemas(resource, schema_name))
+        parameters.update(_resource_parameters(resource, schema_name))
+        prefix = _unique(_operation_prefix(endpoint), used_operation_prefixes, sep="_")
+        security = _security_for(resource, header_schemes)
+        paths.update(_resource_paths(resource, schema_name, prefix, security))
+        tags.append(_resource_tag(resource))
+    return paths, tags
+
+
+def _fixed_tags():
+    return [{"name": "webhooks", "description": "Outbound webhooks and event "
+             "subscriptions"}, {"name": "meta", "description": "API description"}]
+
+
+def _skeleton(title, version, server_url):
+    """The document's header, with empty tags and paths."""
+    return {
+        "openapi": OPENAPI_VERSION,
+        "info": {
+            "title": title,
+            "version": version,
+            "description": "Inbound REST API of bj_api_sync. Errors always use the "
+            "Error envelope; every response carries X-Request-Id and, when a "
+            "rate limit applies, X-RateLimit-Limit/Remaining/Reset.",
+        },
+        "servers": [{"url": server_url}],
+        "tags": [],
+        "paths": {},
+    }
+
+
 def build_document(resources, *, title="bj_api_sync", version="17.0", server_url="/"):
     """Return the OpenAPI 3.0.3 document (a dict) describing ``resources``.
 
@@ -870,80 +1045,20 @@ def build_document(resources, *, title="bj_api_sync", version="17.0", server_url
     external keys that are both a value and a nested object.
     """
     resources = sorted(resources, key=lambda r: r["endpoint"])
-    endpoints = [r["endpoint"] for r in resources]
-    for endpoint in endpoints:
-        if endpoints.count(endpoint) > 1:
-            raise ValueError(f"duplicate endpoint {endpoint!r}")
-        if endpoint in RESERVED_ENDPOINTS or not endpoint or "/" in endpoint:
-            raise ValueError(f"endpoint {endpoint!r} cannot be published")
-
-    security_schemes = {
-        "bearerAuth": {
-            "type": "http", "scheme": "bearer",
-            "description": "The configuration's bearer token, or an Odoo API key",
-        },
-        "basicAuth": {
-            "type": "http", "scheme": "basic",
-            "description": "The configuration's login/password, or an Odoo login "
-            "with an API key as password",
-        },
-    }
-    # Custom headers are keyed case-insensitively: HTTP header names are.
-    header_schemes = {}
-    used_scheme_names = set(security_schemes)
-    for resource in resources:
-        for header in resource.get("custom_headers") or ():
-            if header.lower() in header_schemes:
-                continue
-            name = _unique("header_" + re.sub(r"[^A-Za-z0-9_]", "_", header.lower()),
-                           used_scheme_names, sep="_")
-            header_schemes[header.lower()] = name
-            security_schemes[name] = {
-                "type": "apiKey", "in": "header", "name": header,
-                "description": f"Custom header {header} (auth type custom)",
-            }
-
+    _check_endpoints(resources)
+    security_schemes, header_schemes = _security_schemes(resources)
     schemas = _shared_schemas()
     parameters = _parameters()
-    used_schema_names = set(schemas)
-    used_operation_prefixes = {"webhooks", "events", "openapi"}
-    paths = {}
-    tags = []
-    for resource in resources:
-        endpoint = resource["endpoint"]
-        schema_name = _unique(_schema_name(endpoint), used_schema_names,
-                              ("", "Input", "Update"))
-        schemas.update(_resource_schemas(resource, schema_name))
-        parameters.update(_resource_parameters(resource, schema_name))
-        prefix = _unique(_operation_prefix(endpoint), used_operation_prefixes, sep="_")
-        security = _security_for(resource, header_schemes)
-        paths.update(_resource_paths(resource, schema_name, prefix, security))
-        tags.append({
-            "name": endpoint,
-            "description": f"{resource.get('name') or endpoint} "
-            f"(model {resource.get('model') or endpoint})",
-        })
-    paths.update(_webhook_paths())
-    tags += [{"name": "webhooks", "description": "Outbound webhooks and event "
-              "subscriptions"}, {"name": "meta", "description": "API description"}]
+    paths, tags = _describe_resources(resources, header_schemes, schemas, parameters)
 
-    return {
-        "openapi": OPENAPI_VERSION,
-        "info": {
-            "title": title,
-            "version": version,
-            "description": "Inbound REST API of bj_api_sync. Errors always use the "
-            "Error envelope; every response carries X-Request-Id and, when a "
-            "rate limit applies, X-RateLimit-Limit/Remaining/Reset.",
-        },
-        "servers": [{"url": server_url}],
-        "tags": tags,
-        "paths": paths,
-        "components": {
-            "schemas": schemas,
-            "responses": _responses_components(),
-            "parameters": parameters,
-            "headers": copy.deepcopy(_HEADER_COMPONENTS),
-            "securitySchemes": security_schemes,
-        },
+    document = _skeleton(title, version, server_url)
+    document["tags"] = tags + _fixed_tags()
+    document["paths"] = {**paths, **_webhook_paths()}
+    document["components"] = {
+        "schemas": schemas,
+        "responses": _responses_components(),
+        "parameters": parameters,
+        "headers": copy.deepcopy(_HEADER_COMPONENTS),
+        "securitySchemes": security_schemes,
     }
+    return document
