@@ -92,6 +92,11 @@ class BjApiSyncConfig(models.Model):
         string="HTTP Methods",
         help="Inbound: the verbs allowed. Outbound: exactly one.",
     )
+    http_method_id = fields.Many2one(
+        "bj.http.method", string="HTTP Method", compute="_compute_http_method_id",
+        inverse="_inverse_http_method_id",
+        help="Outbound: the one verb of the requests (the HTTP Methods of the configuration).",
+    )
     connection_timeout = fields.Float(default=5.0, help="Seconds, 1 to 60.")
     read_timeout = fields.Float(default=15.0, help="Seconds, 1 to 300.")
     auth_type = fields.Selection(
@@ -171,11 +176,37 @@ class BjApiSyncConfig(models.Model):
     def create(self, vals_list):
         """Create configurations; an inbound one gets its model's name as endpoint."""
         for vals in vals_list:
+            self._method_from_choice(vals, vals.get("request_type") == "out")
             if vals.get("request_type") == "in" and not vals.get("endpoint"):
                 model = self.env["ir.model"].browse(vals.get("model_id"))
                 if model.exists():
                     vals["endpoint"] = model.model
         return super().create(vals_list)
+
+    def write(self, vals):
+        """Update configurations (the outbound method choice sets the HTTP Methods)."""
+        outbound = (vals["request_type"] == "out" if "request_type" in vals
+                    else self and all(c.request_type == "out" for c in self))
+        return super().write(self._method_from_choice(vals, outbound))
+
+    @api.model
+    def _method_from_choice(self, vals, outbound):
+        """Let the outbound one-method choice decide the HTTP Methods it is saved with:
+        the form sends both fields, and the many2many would otherwise win. Inbound,
+        the HTTP Methods are the choice (the one-method field is only computed)."""
+        method = vals.pop("http_method_id", None)
+        if method and outbound:
+            vals["http_method_ids"] = [(6, 0, [method])]
+        return vals
+
+    @api.depends("http_method_ids")
+    def _compute_http_method_id(self):
+        for config in self:
+            config.http_method_id = config.http_method_ids[:1]
+
+    def _inverse_http_method_id(self):
+        for config in self:
+            config.http_method_ids = config.http_method_id
 
     # --------------------------------------------------------------- constraints
     @api.constrains("request_type", "url", "http_method_ids")

@@ -173,3 +173,16 @@ class TestConfigConstraints(BjApiSyncCase):
         action = config.action_view_logs()
         self.assertEqual(action["res_model"], "bj.api.log")
         self.assertEqual(action["domain"], [("config_id", "=", config.id)])
+
+    def test_outbound_method_is_one_choice(self):
+        config = self.make_out_config()
+        self.assertEqual(config.http_method_id, self.method_post)
+        config.http_method_id = self.method_put
+        self.assertEqual(config.http_method_ids, self.method_put)
+        config = self.make_out_config(http_method_ids=False, http_method_id=self.method_get.id)
+        self.assertEqual(config.http_method_ids, self.method_get)
+        # Inbound, the verbs are the many2many; the one-method field never cuts them.
+        inbound = self.make_in_config(http_method_id=self.method_get.id)
+        self.assertEqual(len(inbound.http_method_ids), 4)
+        inbound.write({"http_method_id": self.method_get.id, "name": "Renamed"})
+        self.assertEqual(len(inbound.http_method_ids), 4)

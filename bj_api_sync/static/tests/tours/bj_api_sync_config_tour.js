@@ -110,11 +110,11 @@ registry.category("web_tour.tours").add("bj_api_sync_config_tour", {
                 trigger: ".o_field_widget[name=url] input",
                 run: `text ${sink}`,
             },
-            ...pickOption(".o_field_widget[name=http_method_ids]", "POST", "POST"),
             {
-                content: "POST is the method",
-                trigger: ".o_field_widget[name=http_method_ids] .o_tag:contains('POST')",
-                isCheck: true,
+                content: "Outbound: one HTTP method, chosen in a list",
+                trigger: ".o_field_widget[name=http_method_id] select",
+                extra_trigger: ".o_form_view:not(:has(.o_field_widget[name=http_method_ids]))",
+                run: "text POST",
             },
             openTab("Field Mappings"),
             ...addRow("line_ids", [
