@@ -8,7 +8,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.osv import expression
 from odoo.tools.safe_eval import dateutil, safe_eval, time
 
-from ..engine import batching
+from ..engine import batching, routes
 from ..engine.routes import RESERVED_ENDPOINTS
 from ..services import odoo_mapping, outbound
 
@@ -91,6 +91,11 @@ class BjApiSyncConfig(models.Model):
         "bj.http.method",
         string="HTTP Methods",
         help="Inbound: the verbs allowed. Outbound: exactly one.",
+    )
+    endpoint_url = fields.Char(
+        string="Endpoint URL", compute="_compute_endpoint_url",
+        help="Inbound: the full URL external systems call (the server's base URL, the "
+        "API's base path and the endpoint).",
     )
     http_method_id = fields.Many2one(
         "bj.http.method", string="HTTP Method", compute="_compute_http_method_id",
@@ -198,6 +203,13 @@ class BjApiSyncConfig(models.Model):
         if method and outbound:
             vals["http_method_ids"] = [(6, 0, [method])]
         return vals
+
+    @api.depends("endpoint", "request_type")
+    def _compute_endpoint_url(self):
+        base = (self.env["ir.config_parameter"].sudo().get_param("web.base.url") or "").rstrip("/")
+        for config in self:
+            config.endpoint_url = (f"{base}{routes.API_BASE}/{config.endpoint}"
+                                   if config.request_type == "in" and config.endpoint else False)
 
     @api.depends("http_method_ids")
     def _compute_http_method_id(self):

@@ -29,6 +29,7 @@ class BjApiSyncConfigLine(models.Model):
         domain="[('model_id', '=', model_id)]",
     )
     field_type = fields.Selection(related="field_id.ttype", string="Field Type")
+    field_name = fields.Char(related="field_id.name", string="Technical Name")
     external_key = fields.Char(
         string="External API Key",
         required=True,
@@ -57,7 +58,7 @@ class BjApiSyncConfigLine(models.Model):
     python_code = fields.Text(
         help="Runs in Odoo's safe_eval sandbox with env, model, record, records, "
         "request_data, value, time, datetime, dateutil, timezone, b64encode, "
-        "b64decode, UserError, Command, json, log.",
+        "b64decode, UserError, Command, json, log, float_compare.",
     )
     python_mode = fields.Selection(
         [("evaluate", "Evaluate"), ("execute", "Execute")],
@@ -65,6 +66,20 @@ class BjApiSyncConfigLine(models.Model):
         help="Evaluate: the expression's value (or the variable result) goes to the "
         "key. Execute: the statements run for their effects; nothing is assigned.",
     )
+
+    def action_edit_script(self):
+        """Open this line's Python script in a dialog that explains its variables."""
+        self.ensure_one()
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Script of %s", self.external_key),
+            "res_model": self._name,
+            "res_id": self.id,
+            "view_mode": "form",
+            "views": [(self.env.ref("bj_api_sync.bj_api_sync_config_line_view_script_form").id,
+                       "form")],
+            "target": "new",
+        }
 
     @api.constrains("is_identifier", "config_id")
     def _check_single_identifier(self):

@@ -70,3 +70,25 @@ class TestViews(BjApiSyncCase):
         self.assertIn("Customer to CRM Sync (example)", action["help"])
         example = self.env.ref("bj_api_sync.example_config_customer_crm")
         self.assertFalse(example.active)
+
+    def test_lines_show_technical_names_and_open_their_script_with_its_variables(self):
+        form = self._form_arch("bj.api.sync.config")
+        self.assertTrue(form.xpath("//field[@name='line_ids']//field[@name='field_name']"))
+        self.assertTrue(form.xpath("//field[@name='line_ids']//button[@name='action_edit_script']"))
+        config = self.make_out_config(line_ids=[(0, 0, {
+            "external_key": "upper", "value_type": "python", "python_code": "value",
+            "field_id": self.env["ir.model.fields"]._get("res.partner", "name").id})])
+        line = config.line_ids
+        self.assertEqual(line.field_name, "name")
+        action = line.action_edit_script()
+        self.assertEqual((action["res_id"], action["target"]), (line.id, "new"))
+        arch = self.env[line._name].get_views([(action["views"][0][0], "form")])["views"][
+            "form"]["arch"]
+        for variable in ("request_data", "float_compare", "log(message)"):
+            self.assertIn(variable, arch)
+
+    def test_inbound_form_shows_the_full_endpoint_url(self):
+        self.env["ir.config_parameter"].sudo().set_param("web.base.url", "https://erp.example.com/")
+        config = self.make_in_config(endpoint="customers-api")
+        self.assertEqual(config.endpoint_url, "https://erp.example.com/api/sync/v1/customers-api")
+        self.assertFalse(self.make_out_config().endpoint_url)
