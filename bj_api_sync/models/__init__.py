@@ -8,6 +8,7 @@ from . import (
     bj_api_sync_config_line,
     bj_api_sync_header,
     bj_api_sync_param,
+    bj_api_sync_send_now,
     bj_api_webhook,
     bj_http_method,
     ir_http,

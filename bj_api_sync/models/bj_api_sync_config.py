@@ -491,12 +491,30 @@ class BjApiSyncConfig(models.Model):
         config = self._get_outbound_config(self.id)
         return self.env["bj.api.outbox"]._enqueue(config, config._select_records(records), event)
 
+    def _send_now_ids(self):
+        """Return the ids of the records Send Now would queue (those of the domain)."""
+        self.ensure_one()
+        return self.env[self.model_name].search(self._get_filter_domain()).ids
+
+    def action_send_now_confirm(self):
+        """Ask for confirmation, saying how many records Send Now would queue."""
+        self.ensure_one()
+        self._get_outbound_config(self.id)
+        wizard = self.env["bj.api.sync.send.now"].create({"config_id": self.id})
+        return {
+            "type": "ir.actions.act_window",
+            "name": _("Send Now"),
+            "res_model": wizard._name,
+            "res_id": wizard.id,
+            "view_mode": "form",
+            "target": "new",
+        }
+
     def action_send_now(self):
         """Queue every record matching the domain and start the delivery worker."""
         self.ensure_one()
         config = self._get_outbound_config(self.id)
-        Model = self.env[config.model_name]
-        ids = Model.search(config._get_filter_domain()).ids
+        ids = config.with_env(self.env)._send_now_ids()
         Outbox = self.env["bj.api.outbox"].sudo()
         size = config.page_size if config.is_paginated else 1
         # The payloads are built at delivery: Send Now may queue many records.

@@ -494,7 +494,13 @@ class TestOutbox(OutboundCase):
 
     def test_send_now_queues_matching_records_built_at_delivery(self):
         self.config.filter_domain = f"[('id', 'in', {self.partners[:2].ids})]"
-        action = self.config.action_send_now()
+        # The confirmation says how many records match before anything is queued.
+        dialog = self.config.action_send_now_confirm()
+        wizard = self.env[dialog["res_model"]].browse(dialog["res_id"])
+        self.assertEqual(wizard.record_count, 2)
+        self.assertIn("2 record(s) of res.partner match the filter domain", wizard.summary)
+        self.assertFalse(self._items())
+        action = wizard.action_confirm()
         self.assertEqual(action["params"]["type"], "success")
         items = self._items()
         self.assertEqual(len(items), 2)
