@@ -113,7 +113,7 @@ class BjApiSyncConfig(models.Model):
         ],
         default="none",
         required=True,
-        string="Authorization Type",
+        string="Authentication",
         help="Custom: the credentials travel only in the Headers tab.",
     )
     auth_login = fields.Char(string="Login", groups="bj_api_sync.group_bj_api_manager")
