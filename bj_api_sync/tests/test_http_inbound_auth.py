@@ -1,7 +1,9 @@
 import base64
+import json
 
 from odoo.tests import tagged
 
+from ..engine.masking import MASK
 from .http_common import BjApiHttpCase
 
 
@@ -150,7 +152,15 @@ class TestInboundAuth(BjApiHttpCase):
                                    headers=headers, timeout=60)
         self.assertEqual(self.assertJson(response, 200)["data"]["name"], "Read only for you")
 
+    @staticmethod
+    def _logged_headers(log):
+        """The request headers of a log row, by lower-cased name."""
+        lines = (log.request_headers or "").splitlines()
+        pairs = (line.split(":", 1) for line in lines if ":" in line)
+        return {name.strip().lower(): value.strip() for name, value in pairs}
+
     def test_secrets_never_logged(self):
+        """A custom config's header values and a body's password are masked in the log."""
         response = self.opener.post(
             self.base_url() + "/api/sync/v1/p_custom",
             json={"data": {"name": "logged"}, "password": "hunter2"},
@@ -161,8 +171,22 @@ class TestInboundAuth(BjApiHttpCase):
         dump = f"{log.request_headers}\n{log.request_body}\n{log.url}\n{log.response_body}"
         self.assertNotIn(f"s3-{self.tag}", dump)
         self.assertNotIn("hunter2", dump)
+        # The row holds the call, masked: an empty row would pass the checks above.
+        headers = self._logged_headers(log)
+        self.assertEqual(headers.get("content-type"), "application/json")
+        # Every header value of a custom config is one of its credentials.
+        self.assertEqual(headers.get("x-client-id"), MASK)
+        self.assertEqual(headers.get("x-client-secret"), MASK)
+        self.assertEqual(json.loads(log.request_body),
+                         {"data": {"name": "logged"}, "password": MASK})
+        self.assertIn("/api/sync/v1/p_custom", log.url)
+        self.assertIn("VALIDATION_ERROR", log.response_body)
+
+    def test_api_key_never_logged(self):
         response = self.opener.get(self.base_url() + "/api/sync/v1/p_bearer/search?limit=1",
                                    headers={"Authorization": f"Bearer {self.other_key}"},
                                    timeout=60)
         self.assertJson(response, 200)
-        self.assertNotIn(self.other_key, self.log_of(response).request_headers)
+        log = self.log_of(response)
+        self.assertNotIn(self.other_key, log.request_headers)
+        self.assertEqual(self._logged_headers(log).get("authorization"), f"Bearer {MASK}")

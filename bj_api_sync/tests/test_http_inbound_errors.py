@@ -124,7 +124,8 @@ class TestInboundErrors(BjApiHttpCase):
         self.assertEqual(log.config_id, self.config)
         self.assertIn("NOT_FOUND", log.error_message)
         self.assertIn("/api/sync/v1/res.partner/999999999", log.url)
-        # A valid client X-Request-Id is reused.
+
+    def test_a_valid_client_request_id_is_reused_and_logged(self):
         response = self.call("GET", "res.partner/search?limit=1",
                              headers={"X-Request-Id": f"req_client{self.tag}"})
         self.assertJson(response, 200)
@@ -135,10 +136,14 @@ class TestInboundErrors(BjApiHttpCase):
         self.assertTrue(log.res_ids)
         self.assertGreater(log.duration_ms, 0)
         self.assertTrue(log.response_body.startswith('{"success":true'))
-        # An invalid one is replaced.
+
+    def test_an_invalid_client_request_id_is_replaced(self):
         response = self.call("GET", "res.partner/search?limit=1",
                              headers={"X-Request-Id": "evil value; x=1"})
         self.assertNotEqual(response.headers["X-Request-Id"], "evil value; x=1")
+        # ... by a trace id of our own, the one of the log row.
+        self.assertRegex(response.headers["X-Request-Id"], r"^req_[A-Za-z0-9_-]{8,64}$")
+        self.assertEqual(self.log_of(response).state, "success")
 
     def test_log_of_failed_create_survives_rollback(self):
         response = self.call("POST", "res.partner", {"data": {"name": False}})

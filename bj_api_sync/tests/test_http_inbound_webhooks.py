@@ -135,19 +135,31 @@ class TestInboundWebhooks(BjApiHttpCase):
                               path="events/subscribe", status=400)
         self.assertIn("state", body["error"]["message"])
 
-    def test_list_and_delete_own_webhooks(self):
+    def _mine_and_theirs(self):
+        """Register a webhook with my key and one with another user's: their public ids."""
         mine = self._register({"url": "https://example.com/a", "events": ["create"],
                                "model": "res.partner"})["webhook_id"]
         other_user = self.make_user("whother", "base.group_user")
         other_key = self.make_key(other_user)
         theirs = self._register({"url": "https://example.com/b", "events": ["delete"],
                                  "model": "res.partner"}, key=other_key)["webhook_id"]
+        return mine, theirs
+
+    def test_list_shows_own_webhooks_only(self):
+        mine, _theirs = self._mine_and_theirs()
         body = self.assertJson(self.call("GET", "webhooks"), 200)
         self.assertEqual([w["webhook_id"] for w in body["webhooks"]], [mine])
         self.assertEqual(body["webhooks"][0]["url"], "https://example.com/a")
         self.assertEqual(body["webhooks"][0]["events"], ["create"])
-        # Somebody else's webhook is not found for me.
+
+    def test_somebody_elses_webhook_is_not_found_for_me(self):
+        _mine, theirs = self._mine_and_theirs()
         self.assertJson(self.call("DELETE", f"webhooks/{theirs}"), 404, "NOT_FOUND")
+        self.env.invalidate_all()
+        self.assertTrue(self.env["bj.api.webhook"].search([("public_id", "=", theirs)]))
+
+    def test_delete_removes_the_webhook_its_config_and_automations(self):
+        mine, _theirs = self._mine_and_theirs()
         webhook = self.env["bj.api.webhook"].search([("public_id", "=", mine)])
         config, automations = webhook.config_id, webhook.automation_ids
         body = self.assertJson(self.call("DELETE", f"webhooks/{mine}"), 200)
@@ -157,8 +169,12 @@ class TestInboundWebhooks(BjApiHttpCase):
         self.assertFalse(config.exists())
         self.assertFalse(automations.exists())
         self.assertJson(self.call("DELETE", f"webhooks/{mine}"), 404, "NOT_FOUND")
-        # A manager may remove any webhook.
+
+    def test_a_manager_may_remove_any_webhook(self):
+        _mine, theirs = self._mine_and_theirs()
         self.assertJson(self.call("DELETE", f"webhooks/{theirs}", key=self.admin_key), 200)
+        self.env.invalidate_all()
+        self.assertFalse(self.env["bj.api.webhook"].search([("public_id", "=", theirs)]))
 
     def test_refusals(self):
         valid = {"url": "https://example.com/a", "events": ["create"], "model": "res.partner"}

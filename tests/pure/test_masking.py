@@ -30,8 +30,11 @@ class CaseInsensitiveDict(dict):
 # headers
 # --------------------------------------------------------------------------
 
-def test_mask_constant_and_lists():
+def test_mask_constant():
     assert MASK == "********"
+
+
+def test_sensitive_lists_hold_the_usual_names():
     for name in ("authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key",
                  "api-key", "x-auth-token", "x-access-token", "x-odoo-api-key"):
         assert name in SENSITIVE_HEADERS
@@ -39,6 +42,9 @@ def test_mask_constant_and_lists():
                 "api_key", "apikey", "client_secret", "bearer_token", "auth_password",
                 "authorization"):
         assert key in SENSITIVE_KEYS
+
+
+def test_sensitive_lists_are_lower_case():
     assert all(h == h.lower() for h in SENSITIVE_HEADERS)
     assert all(k == k.lower() for k in SENSITIVE_KEYS)
 
@@ -300,13 +306,16 @@ def test_truncate(text, limit, expected):
     assert truncate(text, limit) == expected
 
 
-def test_is_sensitive_helpers():
+def test_is_sensitive_key_by_name_fragment():
     assert masking.is_sensitive_key("New_Password")
     assert masking.is_sensitive_key("webhook-secret")
     assert masking.is_sensitive_key("csrf_token")
     assert not masking.is_sensitive_key("name")
     assert not masking.is_sensitive_key("token_type")
     assert not masking.is_sensitive_key(3)
+
+
+def test_is_sensitive_header_by_name_fragment():
     assert masking.is_sensitive_header("X-Shop-Access-Token")
     assert not masking.is_sensitive_header("Content-Type")
 

@@ -226,10 +226,19 @@ def test_idle_worker_never_sleeps_past_its_run():
     assert policy.idle_sleep(0.4, stay=75, poll=0.5, remaining=0.1) == 0.1
 
 
-def test_idle_worker_ends_its_run_for_nothing_far_or_no_time_left():
+def test_idle_worker_ends_its_run_when_nothing_is_queued():
     assert policy.idle_sleep(None, **IDLE) is None
+
+
+def test_idle_worker_ends_its_run_when_the_next_item_is_due_after_its_stay():
     assert policy.idle_sleep(75.1, **IDLE) is None
+
+
+def test_idle_worker_ends_its_run_when_no_time_is_left():
     assert policy.idle_sleep(1.0, stay=75, poll=0.5, remaining=0) is None
+
+
+def test_idle_worker_without_a_stay_never_waits():
     assert policy.idle_sleep(1.0, stay=0, poll=0.5, remaining=10) is None
     assert policy.idle_sleep(0.0, stay=0, poll=0.5, remaining=10) is None
 

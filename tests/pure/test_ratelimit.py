@@ -146,18 +146,29 @@ def test_headers_blocked_without_retry_after_still_sends_one():
     assert headers(Decision(False, 10, 0, 99, None))["Retry-After"] == "1"
 
 
+API_KEY = "0123456789abcdef0123456789abcdef01234567"
+
+
 def test_caller_key_api_key_is_hashed():
-    key = "0123456789abcdef0123456789abcdef01234567"
-    result = caller_key("key", key)
-    assert result == "key:" + hashlib.sha256(key.encode()).hexdigest()[:32]
-    assert key not in result
-    assert caller_key("key", key.encode()) == result
-    assert caller_key("key", "other") != result
+    result = caller_key("key", API_KEY)
+    assert result == "key:" + hashlib.sha256(API_KEY.encode()).hexdigest()[:32]
+    assert API_KEY not in result
 
 
-def test_caller_key_user_and_ip():
+def test_caller_key_api_key_as_bytes_is_the_same_caller():
+    assert caller_key("key", API_KEY.encode()) == caller_key("key", API_KEY)
+
+
+def test_caller_key_other_api_key_is_another_caller():
+    assert caller_key("key", "other") != caller_key("key", API_KEY)
+
+
+def test_caller_key_user_id_as_int_or_text():
     assert caller_key("user", 7) == "user:7"
     assert caller_key("user", "7") == "user:7"
+
+
+def test_caller_key_ip_is_normalised():
     assert caller_key("ip", "10.0.0.1") == "ip:10.0.0.1"
     assert caller_key("ip", "2001:DB8:0:0::1") == "ip:2001:db8::1"
     assert caller_key("ip", "::ffff:10.0.0.1") == caller_key("ip", "::FFFF:0a00:1")
