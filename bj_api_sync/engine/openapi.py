@@ -695,6 +695,9 @@ def _selection_schema_of(resource):
     return {"type": "array", "items": {"type": "string", "enum": _selectable(resource)}}
 
 
+# -- a resource's operations, one builder per verb ------------------------------
+
+
 class _ResourceOperations:
     """What the operations of one resource share: names, tag, security, schemas."""
 
@@ -922,6 +925,9 @@ def _webhook_paths():
             ),
         },
     }
+
+
+# -- the document ------------------------------------------------------------------
 
 
 def _check_endpoints(resources):
