@@ -129,6 +129,16 @@ class TestOutboundRequests(OutboundCase):
             for secret in ("s3cret-pass-word", expected, "tok-very-private-42",
                            "sk_live_abc123xyz789", "querysecret1"):
                 self.assertNotIn(secret, text, log.config_id.name)
+            # ... and the rows hold the calls, masked: an empty row would pass the above.
+            name = log.config_id.name
+            if name == "Basic":
+                self.assertIn("Authorization: Basic ********", log.request_headers)
+                self.assertIn("api_key=", log.url)
+                self.assertIn("********", log.response_body)  # the echoed password
+            elif name == "Custom":
+                self.assertIn("X-Shop-Access: ********", log.request_headers)
+            else:
+                self.assertIn("Authorization: Bearer ********", log.request_headers)
 
     def test_get_sends_params_and_identifier_in_query_and_no_body(self):
         config = self.make_out_config(
