@@ -160,6 +160,10 @@ class BjApiSyncConfig(models.Model):
     )
     log_ids = fields.One2many("bj.api.log", "config_id", string="Logs")
     log_count = fields.Integer(compute="_compute_log_count")
+    outbox_waiting_count = fields.Integer(
+        compute="_compute_outbox_waiting_count", string="Waiting Deliveries",
+        help="Outbound deliveries of this configuration still waiting (pending or retrying).",
+    )
 
     def _compute_log_count(self):
         counts = dict(
@@ -169,6 +173,16 @@ class BjApiSyncConfig(models.Model):
         )
         for config in self:
             config.log_count = counts.get(config, 0)
+
+    def _compute_outbox_waiting_count(self):
+        counts = dict(
+            self.env["bj.api.outbox"]._read_group(
+                [("config_id", "in", self.ids), ("state", "in", ("pending", "retrying"))],
+                ["config_id"], ["__count"],
+            )
+        )
+        for config in self:
+            config.outbox_waiting_count = counts.get(config, 0)
 
     # ------------------------------------------------------------------ defaults
     @api.onchange("model_id", "request_type")

@@ -588,3 +588,13 @@ class TestQueueReadsWell(OutboundCase):
         item.res_ids = ",".join(map(str, self.partners[:3].ids))
         self.assertEqual(item.display_name,
                          f"{self.config.name} · res.partner, 3 records · direct")
+
+    def test_the_queue_button_counts_waiting_deliveries(self):
+        self.assertEqual(self.config.outbox_waiting_count, 0)
+        self.server.script(None, [Response(500, {})])
+        item = self.outbox_of(self.send())
+        self.config.invalidate_recordset(["outbox_waiting_count"])
+        self.assertEqual(self.config.outbox_waiting_count, 1)
+        item.state = "done"
+        self.config.invalidate_recordset(["outbox_waiting_count"])
+        self.assertEqual(self.config.outbox_waiting_count, 0)
