@@ -1,10 +1,10 @@
 import logging
 from datetime import timedelta
 
-from psycopg2.extras import execute_values
-
 from odoo import _, api, fields, models
 from odoo.tools import SQL
+
+from ..services import orm_internals
 
 _logger = logging.getLogger(__name__)
 
@@ -102,14 +102,20 @@ class BjApiLog(models.Model):
 
         The outbound hot path writes one row per request; the ORM's create costs
         more than the HTTP exchange it records, so logs are inserted in bulk.
+        An empty value is stored as create() stores it: 0 for numbers (a
+        ``status_code`` of 0 means "no response", as in create()), NULL for
+        the other columns.
         """
         if not vals_list:
             return self.browse()
         now = fields.Datetime.now()
         uid = self.env.uid
         columns = self._FAST_COLUMNS
+        empties = [0 if self._fields[col].type in ("integer", "float") else None
+                   for col in columns]
         rows = [
-            tuple(vals.get(col) or None for col in columns) + (uid, now, uid, now)
+            tuple(vals.get(col) or empty for col, empty in zip(columns, empties))
+            + (uid, now, uid, now)
             for vals in vals_list
         ]
         # The column names are this class's constant tuple, never user input.
@@ -117,9 +123,7 @@ class BjApiLog(models.Model):
             "INSERT INTO bj_api_log (%s, create_uid, create_date, write_uid, write_date) "  # noqa: S608
             "VALUES %%s RETURNING id" % ", ".join(f'"{c}"' for c in columns)
         )
-        ids = [row[0] for row in execute_values(self.env.cr._obj, query, rows, page_size=1000,
-                                                 fetch=True)]
-        return self.browse(ids)
+        return self.browse(orm_internals.insert_values(self.env.cr, query, rows))
 
     @api.model
     def _get_int_param(self, key, default):

@@ -25,7 +25,7 @@ from ..engine import (
     serialize,
 )
 from ..engine.errors import ApiError
-from . import inbound_errors, odoo_mapping
+from . import inbound_errors, odoo_mapping, orm_internals
 
 _logger = logging.getLogger(__name__)
 
@@ -191,14 +191,14 @@ class Resource:
         """
         model = self.model
         names = self._names(selection) or ["id"]
-        query = model._search(domain, offset=offset, limit=limit, order=order)
+        query = orm_internals.search_query(model, domain, offset=offset, limit=limit,
+                                           order=order)
         if query.is_empty():
             return model.browse(), 0
-        records = model._fetch_query(query, model._determine_fields_to_fetch(names))
+        records = orm_internals.fetch_page(model, query, names)
         if offset == 0 and len(records) < limit:
             return records, len(records)
-        query.limit = query.offset = query.order = None
-        return records, len(query)
+        return records, orm_internals.count_query(query)
 
     def _field_values(self, records, names):
         """Return one ``{"id", field: JSON value...}`` per record for plain field ``names``."""
@@ -207,7 +207,7 @@ class Resource:
         names = records.check_field_access_rights("read", names)
         # Records come from search_fetch(): access rules are applied and the
         # values are in cache, so format them without a second access query.
-        rows = records._read_format(fnames=names)
+        rows = orm_internals.read_cached(records, names)
         readable = self.fsets.readable
         return [serialize.serialize_record(row, readable) for row in rows]
 

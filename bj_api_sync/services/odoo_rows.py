@@ -1,18 +1,16 @@
 """Read the rows of an :class:`..engine.row_mapping.RowPlan` the way the ORM does.
 
-The ORM's own ``fetch()`` reads columns with ``_search()`` (which checks the
-access rights and applies the record rules) and ``_field_to_sql`` (which picks
-the language of translated fields), then stores the values in its cache. These
-functions run the same query and hand the rows to the engine instead of the
-cache: same access checks, same values, a fraction of the per-field cost.
+The ORM's own ``fetch()`` reads columns with the query of a search (access
+rights and record rules applied, translated columns in the user's language),
+then stores the values in its cache. These functions run the same query
+(:func:`.orm_internals.rows_of_ids`) and hand the rows to the engine instead of
+the cache: same access checks, same values, a fraction of the per-field cost.
 Anything unusual (a record that vanished or that a rule hides) makes them
 return None, so the caller uses the ORM path and its errors.
 """
 
-from odoo import models
-from odoo.tools import SQL
-
 from ..engine import row_mapping
+from . import orm_internals
 
 
 def schema_of(env):
@@ -28,9 +26,9 @@ def schema_of(env):
     def schema(model_name, field_name):
         model = env[model_name]
         if model_name not in readable:
-            readable[model_name] = plain_reads(model) and model.check_access_rights(
-                "read", raise_exception=False
-            )
+            readable[model_name] = orm_internals.reads_like_base(
+                model
+            ) and model.check_access_rights("read", raise_exception=False)
         if not readable[model_name]:
             return None
         if field_name == "id":
@@ -49,18 +47,6 @@ def schema_of(env):
     return schema
 
 
-def plain_reads(model):
-    """True when ``model`` reads its columns as the ORM's base code does.
-
-    Some models change what a read returns (res.users masks private fields for
-    other users, calendar.event hides private events, mail.message checks its
-    own access in fetch()): their records always take the ORM path.
-    """
-    cls = type(model)
-    base = models.BaseModel
-    return cls._fetch_query is base._fetch_query and cls.fetch is base.fetch
-
-
 def plan_for(env, model_name, lines):
     """Return the RowPlan of ``lines`` on ``model_name`` for ``env``, or None."""
     return row_mapping.plan(lines, model_name, schema_of(env))
@@ -75,17 +61,7 @@ def _read(model, ids, columns):
     # Pending writes and recomputations must reach the table first, as the ORM
     # would compute them before reading.
     model.flush_model(fields)
-    # _search() checks the access rights and applies the record rules, as in
-    # fetch(). The ids go as one array text parameter: PostgreSQL plans
-    # "id = ANY('{...}'::int4[])" faster than a list of a thousand values, and
-    # the domain parsing of a thousand ids is spared.
-    query = model.with_context(active_test=False)._search([])
-    query.add_where(SQL("%s = ANY(%s::int4[])", SQL.identifier(model._table, "id"),
-                        "{%s}" % ",".join(map(str, ids))))
-    terms = [SQL.identifier(model._table, "id")]
-    terms += [model._field_to_sql(model._table, name, query) for name in fields]
-    model.env.cr.execute(query.select(*terms))
-    rows = {row[0]: row for row in model.env.cr.fetchall()}
+    rows = {row[0]: row for row in orm_internals.rows_of_ids(model, ids, fields)}
     if len(rows) != len(set(ids)):
         return None
     return rows

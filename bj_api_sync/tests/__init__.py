@@ -11,6 +11,7 @@ from . import (
     test_line_constraints,
     test_log_purge,
     test_one_shape,
+    test_orm_internals,
     test_outbound,
     test_outbound_schedule,
     test_outbox_concurrency,
