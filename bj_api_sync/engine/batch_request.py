@@ -1,6 +1,6 @@
 """Batch requests parsed: ``{"operations": [...], "options": {...}}`` checked."""
 from .errors import ApiError
-from .mapping_in import _is_record_id, _short, require_object
+from .mapping_in import _is_record_id, _short, require_object, require_top_level_keys
 
 MAX_BATCH_OPERATIONS = 1000
 _BATCH_METHODS = ("create", "update", "delete")
@@ -21,15 +21,8 @@ def parse_batch(body, *, max_operations=MAX_BATCH_OPERATIONS):
     listed in one ``VALIDATION_ERROR`` with
     ``details == {"parameter": "operations", "errors": [{"index", "message"}]}``.
     """
-    require_object(body)
-    extra = sorted(k for k in body if k not in ("operations", "options"))
-    if extra:
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "Unknown top-level key(s) " + ", ".join(map(repr, extra))
-            + ": the request body is {\"operations\": [...], \"options\": {...}}",
-            {"parameter": "body", "unknown": extra},
-        )
+    require_top_level_keys(body, ("operations", "options"),
+                           '{"operations": [...], "options": {...}}')
     operations = body.get("operations")
     if not isinstance(operations, list):
         raise ApiError(

@@ -137,6 +137,19 @@ def _json_type(value):
     return type(value).__name__
 
 
+def require_top_level_keys(body, allowed, shape):
+    """Refuse an object ``body`` with top-level keys outside ``allowed``; ``shape``
+    shows the client what the body should look like."""
+    require_object(body)
+    extra = sorted(k for k in body if k not in allowed)
+    if extra:
+        raise ApiError.validation(
+            "Unknown top-level key(s) " + ", ".join(map(repr, extra))
+            + f": the request body is {shape}",
+            parameter="body", unknown=extra,
+        )
+
+
 def split_request(body):
     """Split ``{"data": {...}, "options": {...}}`` into ``(data, options)``.
 
@@ -145,15 +158,7 @@ def split_request(body):
     refused, so that a client who forgot the ``data`` wrapper or misspelled
     ``options`` hears about it.
     """
-    require_object(body)
-    extra = sorted(k for k in body if k not in ("data", "options"))
-    if extra:
-        raise ApiError(
-            "VALIDATION_ERROR",
-            "Unknown top-level key(s) " + ", ".join(map(repr, extra))
-            + ": the request body is {\"data\": {...}, \"options\": {...}}",
-            {"parameter": "body", "unknown": extra},
-        )
+    require_top_level_keys(body, ("data", "options"), '{"data": {...}, "options": {...}}')
     if body.get("data") is None:
         raise ApiError(
             "VALIDATION_ERROR",
