@@ -626,33 +626,37 @@ def _order_example(resource):
     return "id desc"
 
 
+def _query_parameter(name, description, schema, example, **extra):
+    """An optional query parameter (``extra``: serialisation keys such as ``style``)."""
+    return {"name": name, "in": "query", "required": False, "description": description,
+            **extra, "schema": schema, "example": example}
+
+
 def _resource_parameters(resource, schema_name):
     """The ``domain`` and ``fields`` parameters of one resource, with its own names."""
-    keys = [k for k in (resource.get("fields") or {}) if k in set(_selectable(resource))]
+    selectable = set(_selectable(resource))
+    keys = [k for k in (resource.get("fields") or {}) if k in selectable]
     return {
-        f"{schema_name}.domain": {
-            "name": "domain", "in": "query", "required": False,
-            "description": "Odoo domain as JSON (or a Python literal): a list of "
+        f"{schema_name}.domain": _query_parameter(
+            "domain",
+            "Odoo domain as JSON (or a Python literal): a list of "
             "[key, operator, value] terms and '&', '|', '!'; keys are the resource's "
             "keys without a dot, or the mapped field names",
-            "schema": {"type": "string"},
-            "example": _domain_example(resource),
-        },
-        f"{schema_name}.order": {
-            "name": "order", "in": "query", "required": False,
-            "description": "key [asc|desc] [nulls first|nulls last], comma-separated "
+            {"type": "string"}, _domain_example(resource),
+        ),
+        f"{schema_name}.order": _query_parameter(
+            "order",
+            "key [asc|desc] [nulls first|nulls last], comma-separated "
             "(keys without a dot, mapped field names, id)",
-            "schema": {"type": "string"},
-            "example": _order_example(resource),
-        },
-        f"{schema_name}.fields": {
-            "name": "fields", "in": "query", "required": False,
-            "description": "Comma-separated names to return: the resource's keys "
+            {"type": "string"}, _order_example(resource),
+        ),
+        f"{schema_name}.fields": _query_parameter(
+            "fields",
+            "Comma-separated names to return: the resource's keys "
             "(or the field names the caller may read); empty: the default set",
-            "style": "form", "explode": False,
-            "schema": _selection_schema_of(resource),
-            "example": keys[:2] or ["id"],
-        },
+            _selection_schema_of(resource), keys[:2] or ["id"],
+            style="form", explode=False,
+        ),
     }
 
 
