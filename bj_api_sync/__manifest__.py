@@ -17,6 +17,8 @@
         "data/ir_cron_data.xml",
         "data/ir_cron_inbound_data.xml",
         "views/bj_api_sync_config_views.xml",
+        "views/bj_api_sync_config_trigger_views.xml",
+        "views/bj_api_sync_binding_views.xml",
         "views/bj_api_log_views.xml",
         "views/bj_api_outbox_views.xml",
         "views/res_config_settings_views.xml",

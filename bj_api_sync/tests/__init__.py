@@ -1,5 +1,7 @@
 from . import (
+    test_bindings,
     test_config_constraints,
+    test_config_triggers,
     test_examples,
     test_http_inbound_auth,
     test_http_inbound_crud,

@@ -1,0 +1,1 @@
+"""Triggers of outbound configurations: the automation rules and schedule a config owns."""

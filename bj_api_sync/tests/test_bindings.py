@@ -1,0 +1,1 @@
+"""Bindings, URL placeholders, answers written back, scripts, envelope, only_changed."""

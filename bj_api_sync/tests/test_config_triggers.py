@@ -1,0 +1,1 @@
+"""Triggers owned by outbound configurations."""
