@@ -7,6 +7,7 @@ from . import (
     bj_api_sync_config,
     bj_api_sync_config_inbound,
     bj_api_sync_config_line,
+    bj_api_sync_config_sync,
     bj_api_sync_config_triggers,
     bj_api_sync_header,
     bj_api_sync_param,

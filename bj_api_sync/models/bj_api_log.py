@@ -40,6 +40,7 @@ class BjApiLog(models.Model):
             ("failed", "Failed"),
             ("retrying", "Retrying"),
             ("pending", "Pending"),
+            ("skipped", "Skipped"),
         ],
         required=True,
         default="pending",

@@ -74,6 +74,11 @@ class BjApiOutbox(models.Model):
     res_ids = fields.Char(string="Record IDs")
     payload = fields.Text(help="The JSON body, built when the item was queued. Empty: built "
                           "from the records at delivery.")
+    request_url = fields.Char(
+        string="Request URL", help="The URL of this delivery, with the record's fields "
+        "filled in when it was queued ({external_id} is filled at delivery). Empty: the "
+        "configuration's.",
+    )
     idempotency_key = fields.Char(
         required=True, index=True, readonly=True,
         help="Sent as the Idempotency-Key header; the same on every attempt of this delivery.",
@@ -124,11 +129,14 @@ class BjApiOutbox(models.Model):
         return items
 
     @api.model
-    def _create_from_attempt(self, config, records, body, key, result):
-        """Record a failed first attempt made outside the queue, for its retries."""
+    def _create_from_attempt(self, config, records, body, key, result, url=None):
+        """Record a failed first attempt made outside the queue, for its retries.
+
+        ``body``: the mapped payload(s); ``url``: the URL the attempt went to.
+        """
         vals = outbound.item_values(
             config, "direct", records._name, records.ids, payload=http_client.to_json(body),
-            idempotency_key=key,
+            idempotency_key=key, request_url=url if url and url != config.url else False,
         )
         vals.update(outbound.outcome_values(config, result, 1, vals["max_attempts"],
                                             outbound.config_secrets(config)))

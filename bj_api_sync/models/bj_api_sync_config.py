@@ -122,7 +122,8 @@ class BjApiSyncConfig(models.Model):
     )
     bearer_token = fields.Char(groups="bj_api_sync.group_bj_api_manager")
     line_ids = fields.One2many(
-        "bj.api.sync.config.line", "config_id", string="Field Mappings", copy=True
+        "bj.api.sync.config.line", "config_id", string="Field Mappings", copy=True,
+        domain=[("usage", "=", "request")],
     )
     header_ids = fields.One2many(
         "bj.api.sync.header", "config_id", string="Headers", copy=True

@@ -22,6 +22,11 @@ class BjApiSyncConfigLine(models.Model):
         "bj.api.sync.config", required=True, ondelete="cascade", index=True
     )
     sequence = fields.Integer(default=10)
+    usage = fields.Selection(
+        [("request", "Request"), ("response", "Response")], default="request", required=True,
+        help="Request: a key of the body sent (or received, inbound). Response: a key of "
+        "a successful answer, written onto the record that was sent.",
+    )
     model_id = fields.Many2one(related="config_id.model_id")
     field_id = fields.Many2one(
         "ir.model.fields",

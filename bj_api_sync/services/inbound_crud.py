@@ -360,12 +360,18 @@ class Resource:
             result = result.id if line.ftype == "many2one" else list(result.ids)
         return result
 
-    def to_values(self, data, record=None):
-        """Convert a ``data`` object to ORM values; raise one VALIDATION_ERROR listing problems."""
+    def to_values(self, data, record=None, *, ignore_unknown=False):
+        """Convert a ``data`` object to ORM values; raise one VALIDATION_ERROR listing problems.
+
+        ``ignore_unknown``: keys no line maps are left out instead of refused
+        (an answer written back holds more than the lines map).
+        """
         if not self.spec.lines:
             return mapping_in.convert_values(data, self.fsets.inputs, convert_nested=self._nested)
         by_key = self.spec.input_lines
         flat = mapping_in.flatten(data, by_key)
+        if ignore_unknown:
+            flat = {k: v for k, v in flat.items() if k in by_key}
         mapping_in.raise_unknown_fields([k for k in flat if k not in by_key])
         values = {}
         source = {}

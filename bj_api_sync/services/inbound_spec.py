@@ -125,11 +125,17 @@ def _line_labels(config, prefix="", depth=0):
     return pairs
 
 
-def build_spec(config):
-    """Return the :class:`ResourceSpec` of one inbound config (read with sudo)."""
+def build_spec(config, lines=None):
+    """Return the :class:`ResourceSpec` of one inbound config (read with sudo).
+
+    ``lines``: the mapping lines to use instead of the config's request lines
+    (an outbound config's response lines map an answer as inbound lines map
+    ``data``).
+    """
     config = config.sudo()
+    source_lines = config.line_ids if lines is None else lines.sudo()
     lines = []
-    for index, line in enumerate(config.line_ids, start=1):
+    for index, line in enumerate(source_lines, start=1):
         lines.append(
             LineInfo(
                 key=line.external_key,

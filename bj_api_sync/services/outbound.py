@@ -14,9 +14,9 @@ from datetime import datetime, timedelta, timezone
 from odoo import _
 from odoo.exceptions import UserError
 
-from ..engine import auth_headers, batching, http_client, masking, policy
+from ..engine import auth_headers, batching, http_client, masking, policy, url_template
 from ..engine.mapping_out import MappingError, get_dotted
-from . import odoo_mapping
+from . import odoo_mapping, outbound_sync
 
 _logger = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ class OutboundResult(dict):
     Keys: ``success`` (bool), ``state`` (success / failed / retrying / pending),
     ``status_code``, ``body`` (response text), ``data`` (parsed JSON or None),
     ``error``, ``log_id``, ``log_ids``, ``outbox_ids``, ``requests`` (how many
-    were sent) and ``results`` (one small dict per request when several were sent).
+    were sent), ``skipped`` (records not sent because unchanged, Only Changed)
+    and ``results`` (one small dict per request when several were sent).
     """
 
     def __getattr__(self, name):
@@ -123,8 +124,9 @@ class RequestFactory:
         self.guard_internal = Webhook._bj_guards_target(config)
         self.refusal = Webhook._bj_target_refusal(config) if self.guard_internal else None
 
-    def request(self, body, idempotency_key):
-        """Return the OutboundRequest that sends ``body`` (a dict or a list of dicts).
+    def request(self, body, idempotency_key, url=None):
+        """Return the OutboundRequest that sends ``body`` (a dict or a list of dicts)
+        to ``url`` (default: the config's).
 
         GET sends no body; GET and DELETE carry the record identifier (when the
         config has one and a single record is sent) in the query string.
@@ -136,7 +138,7 @@ class RequestFactory:
                 params.append((self.identifier, str(value)))
         return http_client.OutboundRequest(
             method=self.method,
-            url=self.url,
+            url=url or self.url,
             params=params,
             headers=self.headers,
             json_body=None if self.method == "GET" else body,
@@ -145,9 +147,14 @@ class RequestFactory:
             refuse_internal=self.guard_internal,
         )
 
-    def send(self, body, idempotency_key):
+    def send(self, body, idempotency_key, url=None):
         """Send ``body`` once; return the ``AttemptResult``."""
-        return self.dispatch(self.request(body, idempotency_key))
+        return self.dispatch(self.request(body, idempotency_key, url))
+
+    def unsent(self, message, url=None):
+        """Return the failed ``AttemptResult`` of a request that was not sent."""
+        return http_client.AttemptResult(outcome=policy.FAIL, error=message,
+                                         url=url or self.url)
 
     def dispatch(self, request):
         """Send ``request`` once, unless its target is refused; return the ``AttemptResult``.
@@ -213,9 +220,10 @@ def new_key():
 
 
 # ------------------------------------------------------------------ direct path
-def units_of(config, records):
+def units_of(config, records, plan=None):
     """Yield ``(records, body)`` per request: chunks of page_size when paginated,
-    else one record at a time; records are read in chunks so memory stays flat."""
+    else one record at a time; records are read in chunks so memory stays flat.
+    ``plan`` (a ``SyncPlan``) reads the bindings of each chunk in one query."""
     size = config.page_size if config.is_paginated else 1
     builder = odoo_mapping.PayloadBuilder(config, records.env)
     # Without a row plan the ORM reads the records: fetch just the mapped
@@ -224,6 +232,8 @@ def units_of(config, records):
     # A whole number of pages per read, so that pages keep their size.
     for ids in batching.chunk_ids(records.ids, size * max(1, READ_CHUNK // size)):
         chunk = records.browse(ids)
+        if plan is not None:
+            plan.prefetch(records._name, ids)
         if names:
             chunk.fetch(names)
         payloads = builder.build(chunk)
@@ -244,8 +254,9 @@ def send_now(config, records, timeout=None):
     :class:`OutboundResult`; external failures never raise.
     """
     factory = RequestFactory(config, timeout)
-    run = _SendRun(config, factory, records._name)
-    units = units_of(config, records)
+    plan = outbound_sync.SyncPlan(config, factory)
+    run = _SendRun(config, factory, records._name, plan)
+    units = units_of(config, records, plan)
     while True:
         try:
             recs, body = next(units)
@@ -254,9 +265,20 @@ def send_now(config, records, timeout=None):
         except MappingError as exc:
             _logger.warning("bj_api_sync: %s", exc)
             raise UserError(str(exc)) from exc
+        payloads = body if config.is_paginated else [body]
+        try:
+            prepared = plan.prepare(recs._name, recs.ids, payloads, recs, config.is_paginated)
+        except outbound_sync.Refusal as exc:
+            run.refused(recs, str(exc))
+            continue
+        run.skipped += prepared.skipped
+        if not prepared.ids:
+            continue
+        if prepared.skipped:
+            recs = recs.browse(prepared.ids)
         key = new_key()
-        result = factory.send(body, key)
-        run.record(recs, body, key, result)
+        result = factory.send(prepared.body, key, prepared.url)
+        run.record(recs, prepared, key, result)
     return run.summary()
 
 
@@ -264,47 +286,87 @@ class _SendRun:
     """The bookkeeping of one :func:`send_now`: outbox items for failures, log
     rows written 100 at a time, and the per-request results."""
 
-    def __init__(self, config, factory, res_model):
+    def __init__(self, config, factory, res_model, plan):
         self.config = config
         self.factory = factory
         self.res_model = res_model
+        self.plan = plan
         self.Log = config.env["bj.api.log"].sudo()
         self.Outbox = config.env["bj.api.outbox"].sudo()
         self.results, self.log_ids, self.outbox_ids, self.pending_logs = [], [], [], []
+        self.skipped = []
         self.last = None
 
-    def record(self, recs, body, key, result):
-        """Account for the answer to the request that sent ``body`` for ``recs``."""
+    def record(self, recs, prepared, key, result):
+        """Account for the answer to the request ``prepared`` for ``recs``."""
         state = policy.SUCCESS
         outbox_id = False
         if not result.ok:
-            item = self.Outbox._create_from_attempt(self.config, recs, body, key, result)
+            mapped = prepared.payloads if self.config.is_paginated else prepared.payloads[0]
+            item = self.Outbox._create_from_attempt(self.config, recs, mapped, key, result,
+                                                    url=prepared.url)
             state, outbox_id = ITEM_TO_LOG_STATE[item.state], item.id
             self.outbox_ids.append(outbox_id)
         ids = recs.ids
-        self.pending_logs.append(
-            self.factory.attempt_log_values(
-                result, state=state, attempt=1, res_model=self.res_model, res_ids=ids,
-                outbox_id=outbox_id,
-            )
+        values = self.factory.attempt_log_values(
+            result, state=state, attempt=1, res_model=self.res_model, res_ids=ids,
+            outbox_id=outbox_id,
         )
+        problems = self.plan.settle(self.res_model, prepared, result, recs, recs.env)
+        if problems:
+            values["error_message"] = masking.mask_text(problems, self.factory.secrets)
+        self.pending_logs.append(values)
         self.results.append({"status_code": result.status_code, "state": state,
                              "error": result.error, "res_ids": ids})
         self.last = result
         if len(self.pending_logs) >= 100:
             self._flush_logs()
 
+    def refused(self, recs, message):
+        """Account for a unit that was not sent (``message`` says why)."""
+        result = self.factory.unsent(message)
+        self.pending_logs.append(self.factory.attempt_log_values(
+            result, state="failed", attempt=1, res_model=self.res_model, res_ids=recs.ids))
+        self.results.append({"status_code": None, "state": "failed", "error": message,
+                             "res_ids": recs.ids})
+        self.last = result
+
     def _flush_logs(self):
+        self.plan.flush()
         self.log_ids += self.Log._insert_many(self.pending_logs).ids
         self.pending_logs = []
 
     def summary(self):
         """Write the remaining log rows; return the run's OutboundResult."""
+        skipped_log = False
+        if self.skipped:
+            self.pending_logs.append(skipped_log_values(self.factory, self.res_model,
+                                                        self.skipped))
         if self.pending_logs:
             self._flush_logs()
+        if self.skipped:
+            skipped_log = self.log_ids.pop()
         for entry, log_id in zip(self.results, self.log_ids):
             entry["log_id"] = log_id
-        return summarize(self.results, self.last, self.log_ids, self.outbox_ids)
+        result = summarize(self.results, self.last, self.log_ids, self.outbox_ids)
+        result["skipped"] = len(self.skipped)
+        if skipped_log:
+            result["skipped_log_id"] = skipped_log
+            result["log_ids"] = self.log_ids + [skipped_log]
+            if not result["log_id"]:
+                result["log_id"] = skipped_log
+        return result
+
+
+def skipped_log_values(factory, res_model, ids, outbox_id=False):
+    """Return the log row of records not sent because they did not change."""
+    message = _("%(count)s record(s) unchanged since their last successful delivery: not "
+                "sent (Only Changed).", count=len(ids))
+    values = factory.attempt_log_values(
+        http_client.AttemptResult(outcome=policy.SUCCESS, url=factory.url), state="skipped",
+        attempt=1, res_model=res_model, res_ids=ids, outbox_id=outbox_id)
+    values["error_message"] = message
+    return values
 
 
 def empty_result(state="success", outbox_ids=()):
@@ -312,7 +374,7 @@ def empty_result(state="success", outbox_ids=()):
     return OutboundResult(
         success=state == "success", state=state, status_code=None, body="", data=None,
         error=None, log_id=False, log_ids=[], outbox_ids=list(outbox_ids), requests=0,
-        results=[],
+        results=[], skipped=0,
     )
 
 
@@ -400,11 +462,17 @@ def enqueue_values(config, records, event, payloads=None):
                             last_error=str(exc))]
     pairs = list(zip(records.ids, payloads))
     size = config.page_size if grouped else 1
+    # The record's fields in the URL are read now: a deleted record is gone
+    # when the delivery goes out ({external_id} is filled then, from its binding).
+    templated = size == 1 and bool(url_template.field_paths(config.url))
     values = []
     for chunk in batching.chunked(pairs, size):
         body = [p for _id, p in chunk] if grouped else chunk[0][1]
+        extra = {}
+        if templated:
+            extra["request_url"] = outbound_sync.queued_url(config, records.browse(chunk[0][0]))
         values.append(item_values(config, event, records._name, [i for i, _p in chunk],
-                                  payload=http_client.to_json(body)))
+                                  payload=http_client.to_json(body), **extra))
     return values
 
 
@@ -420,39 +488,74 @@ def _settle_earlier_attempts(item):
     Log.invalidate_model(["state"])
 
 
+def _item_body(item, config, records):
+    """Return ``(payloads, paginated)`` of an outbox item: its stored payload, or
+    the records' payloads built now; raises MappingError."""
+    if item.payload:
+        body = json.loads(item.payload)
+        paginated = isinstance(body, list) and (config.is_paginated or len(records) != 1)
+        return (body if paginated else [body]), paginated
+    payloads = odoo_mapping.payloads_of(config, records.exists())
+    return payloads, config.is_paginated
+
+
 def deliver(item):
     """Make the next attempt of one outbox item and record its outcome.
 
     Returns the log written. The item ends done, retrying (with its next attempt
-    time) or failed.
+    time) or failed; done without a request when its records did not change
+    since their last delivery (Only Changed).
     """
     config = item.config_id.sudo()
     factory = RequestFactory(config)
     attempt = item.attempt_count + 1
-    if item.payload:
-        body = json.loads(item.payload)
-    else:
-        records = item._records().exists()
-        try:
-            body = odoo_mapping.payloads_of(config, records)
-        except MappingError as exc:
-            item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt})
-            return item.env["bj.api.log"]
-        if not config.is_paginated:
-            body = body[0] if body else None
-        if not body:
+    Log = item.env["bj.api.log"].sudo()
+    records = item._records()
+    ids = item._res_id_list()
+    try:
+        payloads, paginated = _item_body(item, config, records)
+    except MappingError as exc:
+        item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt})
+        return Log
+    if not item.payload:
+        ids = records.exists().ids
+        if not payloads:
             item.write({"state": "done", "last_error": _("The records no longer exist."),
                         "attempt_count": attempt})
-            return item.env["bj.api.log"]
-    result = factory.send(body, item.idempotency_key)
+            return Log
+    plan = outbound_sync.SyncPlan(config, factory,
+                                  track=not (item.event or "").startswith("webhook"))
+    try:
+        prepared = plan.prepare(item.res_model, ids, payloads, records.browse(ids), paginated,
+                                url=item.request_url or None)
+    except outbound_sync.Refusal as exc:
+        result = factory.unsent(str(exc))
+        item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt,
+                    "last_attempt_at": utc_now(), "last_status_code": 0})
+        _settle_earlier_attempts(item)
+        return Log.create(factory.attempt_log_values(
+            result, state="failed", attempt=attempt, res_model=item.res_model, res_ids=ids,
+            outbox_id=item.id))
+    if not prepared.ids:
+        item.write({"state": "done", "attempt_count": attempt, "last_attempt_at": utc_now(),
+                    "last_error": False})
+        _settle_earlier_attempts(item)
+        return Log.create(skipped_log_values(factory, item.res_model, prepared.skipped,
+                                             outbox_id=item.id))
+    result = factory.send(prepared.body, item.idempotency_key, prepared.url)
     vals = outcome_values(config, result, attempt, item.max_attempts, factory.secrets)
     state = ITEM_TO_LOG_STATE[vals["state"]]
     item.write(vals)
     if state != "retrying":
         _settle_earlier_attempts(item)
-    return item.env["bj.api.log"].sudo().create(
-        factory.attempt_log_values(
-            result, state=state, attempt=attempt, res_model=item.res_model,
-            res_ids=item._res_id_list(), outbox_id=item.id,
-        )
+    log_values = factory.attempt_log_values(
+        result, state=state, attempt=attempt, res_model=item.res_model,
+        res_ids=prepared.ids, outbox_id=item.id,
     )
+    user = item.create_uid if item.create_uid.active else item.env.user
+    problems = plan.settle(item.res_model, prepared, result, None, item.env(user=user.id,
+                                                                            su=False))
+    plan.flush()
+    if problems:
+        log_values["error_message"] = masking.mask_text(problems, factory.secrets)
+    return Log.create(log_values)
