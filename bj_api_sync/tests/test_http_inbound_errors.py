@@ -436,7 +436,7 @@ class TestInboundOpenApiExamples(BjApiHttpCase):
         # an older database could hold it.
         self.env.cr.execute(
             "INSERT INTO bj_api_sync_config_line (config_id, external_key, field_id, "
-            "value_type, sequence) VALUES (%s, 'addr', %s, 'plain', 20)",
+            "value_type, sequence, usage) VALUES (%s, 'addr', %s, 'plain', 20, 'request')",
             (legacy.id, field("res.partner", "street").id),
         )
         self.env.invalidate_all()

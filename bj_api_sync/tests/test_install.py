@@ -123,7 +123,7 @@ class TestInstall(BjApiSyncCase):
             self.assertEqual(log_fields[name].type, ftype, name)
         self.assertEqual(
             [key for key, _label in log_fields["state"].selection],
-            ["success", "failed", "retrying", "pending"],
+            ["success", "failed", "retrying", "pending", "skipped"],
         )
         self.assertEqual(
             [key for key, _label in log_fields["direction"].selection], ["in", "out"]

@@ -16,7 +16,12 @@ It measures, in one run against a local sink on 127.0.0.1:
   4. peak memory growth while sending M partners batched (fresh process);
   5. nothing lost: E events queued in the outbox while the sink is down for part
      of the run; after it comes back every event arrives exactly once (distinct
-     Idempotency-Key values counted by the sink).
+     Idempotency-Key values counted by the sink);
+  6. two-way sync: per record and batched with bindings and ``only_changed`` on
+     (first send, every record new), against the same runs with bindings
+     switched off in this process (the send path as it was before bindings:
+     ``SyncPlan.track`` forced off, a benchmark-only patch), each pair in turn
+     3 times keeping the medians; then a re-run over the N unchanged records.
 """
 
 import argparse
@@ -245,12 +250,80 @@ def throughput(args):
             ("bare requests.Session loop, batched (100)", bare_batched),
         ], BATCH_REPEAT)
 
+        two_way_sync(env, cr, sink, partners, once, report, figures, n)
+
     native_ratio = figures["Odoo 17 'Send Webhook Notification' action"] / figures[
         "bj_api_sync per record"]
     batch_ratio = figures["bj_api_sync batched (page size 100)"] / figures[
         "bare requests.Session loop, batched (100)"]
     print(f"  per record vs native webhook: {native_ratio:.1f}x the throughput (target >= 3x)")
     print(f"  batched vs bare Session loop: {batch_ratio:.2f}x the time (target <= 1.5x)")
+    cost = figures[SYNC_PER_RECORD] / figures[PLAIN_PER_RECORD] - 1
+    print(f"  bindings + only_changed, per record: {cost * 100:+.1f} % time vs no bindings "
+          f"(target <= 15 %)")
+    sync_batch = figures[SYNC_BATCHED] / figures["bare requests.Session loop, batched (100)"]
+    print(f"  bindings + only_changed, batched vs bare Session loop: {sync_batch:.2f}x the time "
+          f"(target <= 1.6x)")
+    rerun = figures[SYNC_RERUN] / figures[SYNC_PER_RECORD]
+    print(f"  re-run over unchanged records: {rerun:.3f}x the time of sending them "
+          f"(target < 0.1x)")
+
+
+PLAIN_PER_RECORD = "per record, no bindings (before two-way sync)"
+SYNC_PER_RECORD = "per record, bindings + only_changed"
+PLAIN_BATCHED = "batched (100), no bindings (before two-way sync)"
+SYNC_BATCHED = "batched (100), bindings + only_changed"
+SYNC_RERUN = "re-run per record, all unchanged (only_changed)"
+SYNC_REPEAT = 3
+
+
+def two_way_sync(env, cr, sink, partners, once, report, figures, n):
+    """Measure what bindings and only_changed cost, and what a re-run saves."""
+    from odoo.addons.bj_api_sync.services import outbound_sync
+
+    Config = env["bj.api.sync.config"]
+    per_record = make_config(env, sink.url + "/sync", name="Sync per record", only_changed=True)
+    batched = make_config(env, sink.url + "/sync-batched", name="Sync batched",
+                          only_changed=True, is_paginated=True, page_size=100)
+    original = outbound_sync.SyncPlan.__init__
+
+    def untracked(self, config, factory, *, track=True):
+        original(self, config, factory, track=False)
+
+    def forget(config):
+        # Every record is new to the other side at each turn: nothing skipped.
+        cr.execute("DELETE FROM bj_api_sync_binding WHERE config_id = %s", (config.id,))
+        cr.commit()
+
+    def send(config, tracked):
+        def go():
+            outbound_sync.SyncPlan.__init__ = original if tracked else untracked
+            try:
+                Config._make_outbound_http_request(partners, config.id)
+            finally:
+                outbound_sync.SyncPlan.__init__ = original
+        return go
+
+    print(f"Two-way sync, {n:,} partners (each pair in turn, {SYNC_REPEAT} times)")
+    for pairs in (((PLAIN_PER_RECORD, per_record, False), (SYNC_PER_RECORD, per_record, True)),
+                  ((PLAIN_BATCHED, batched, False), (SYNC_BATCHED, batched, True))):
+        times, stats = {label: [] for label, *_rest in pairs}, {}
+        for _rep in range(SYNC_REPEAT):
+            for label, config, tracked in pairs:
+                forget(config)
+                seconds, stats[label] = once(send(config, tracked))
+                times[label].append(seconds)
+        for label, *_rest in pairs:
+            report(label, times[label], stats[label])
+    # The bindings of the last tracked per-record run are in place: nothing changed since.
+    forget(per_record)
+    once(send(per_record, True))
+    seconds, stats = once(send(per_record, True))
+    skipped = env["bj.api.log"].search([("config_id", "=", per_record.id),
+                                        ("state", "=", "skipped")], limit=1, order="id desc")
+    report(SYNC_RERUN, [seconds], stats)
+    print(f"    (the re-run sent {stats['requests']} requests; its log: "
+          f"{skipped.error_message or 'none'})")
 
 
 def memory(args):
