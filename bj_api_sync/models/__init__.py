@@ -5,6 +5,7 @@ from . import (
     bj_api_rate_limit,
     bj_api_sync_binding,
     bj_api_sync_config,
+    bj_api_sync_config_import,
     bj_api_sync_config_inbound,
     bj_api_sync_config_line,
     bj_api_sync_config_sync,

@@ -47,6 +47,8 @@ class BjApiLog(models.Model):
         index=True,
     )
     error_message = fields.Text()
+    summary = fields.Text(help="What the call did: an import page's created, updated and "
+                          "failed items.")
     attempt = fields.Integer(default=1, help="1 for the first attempt, 2 for the first retry, ...")
     res_model = fields.Char(string="Model", index=True)
     res_ids = fields.Char(string="Record IDs", help="Comma-separated ids of the records involved.")
@@ -94,7 +96,7 @@ class BjApiLog(models.Model):
     _FAST_COLUMNS = (
         "config_id", "direction", "http_method", "url", "request_headers", "request_body",
         "status_code", "response_headers", "response_body", "duration_ms", "state",
-        "error_message", "attempt", "res_model", "res_ids", "trace_id", "outbox_id",
+        "error_message", "attempt", "res_model", "res_ids", "trace_id", "outbox_id", "summary",
     )
 
     @api.model

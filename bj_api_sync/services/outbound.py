@@ -365,7 +365,7 @@ def skipped_log_values(factory, res_model, ids, outbox_id=False):
     values = factory.attempt_log_values(
         http_client.AttemptResult(outcome=policy.SUCCESS, url=factory.url), state="skipped",
         attempt=1, res_model=res_model, res_ids=ids, outbox_id=outbox_id)
-    values["error_message"] = message
+    values["summary"] = message
     return values
 
 

@@ -257,7 +257,8 @@ class TestBindings(BjApiSyncCase):
         self.assertEqual((again.requests, again.skipped, again.state), (0, 2, "success"))
         log = self.Log.browse(again.log_id)
         self.assertEqual(log.state, "skipped")
-        self.assertIn("2 record(s) unchanged", log.error_message)
+        self.assertIn("2 record(s) unchanged", log.summary)
+        self.assertFalse(log.error_message)
         self.partners[1].email = "changed@example.com"
         third = self.send(self.post, self.partners)
         self.assertEqual((third.requests, third.skipped), (1, 1))
