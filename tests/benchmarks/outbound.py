@@ -323,7 +323,7 @@ def two_way_sync(env, cr, sink, partners, once, report, figures, n):
                                         ("state", "=", "skipped")], limit=1, order="id desc")
     report(SYNC_RERUN, [seconds], stats)
     print(f"    (the re-run sent {stats['requests']} requests; its log: "
-          f"{skipped.error_message or 'none'})")
+          f"{skipped.summary or 'none'})")
 
 
 def memory(args):
