@@ -47,6 +47,13 @@ class BjApiLog(models.Model):
         index=True,
     )
     error_message = fields.Text()
+    status_text = fields.Char(
+        string="Status", compute="_compute_status_text",
+        help="The HTTP status code, or \"no response\" when none came (connection error, "
+        "timeout, or nothing sent).")
+    is_connection_test = fields.Boolean(
+        string="Connection Test", index=True, readonly=True,
+        help="Written by Test Connection: not a delivery, and not counted as one.")
     summary = fields.Text(help="What the call did: an import page's created, updated and "
                           "failed items.")
     attempt = fields.Integer(default=1, help="1 for the first attempt, 2 for the first retry, ...")
@@ -85,11 +92,17 @@ class BjApiLog(models.Model):
             cr.execute(SQL("ALTER TABLE bj_api_log ALTER COLUMN %s SET COMPRESSION lz4",
                            SQL.identifier(column)))
 
-    @api.depends("http_method", "url", "status_code")
+    @api.depends("status_code")
+    def _compute_status_text(self):
+        for log in self:
+            log.status_text = str(log.status_code) if log.status_code else _("no response")
+
+    @api.depends("http_method", "url", "status_code", "is_connection_test")
     def _compute_display_label(self):
         for log in self:
-            status = log.status_code or "-"
-            log.display_label = f"{log.http_method or ''} {log.url or ''} ({status})".strip()
+            label = f"{log.http_method or ''} {log.url or ''} ({log.status_text})".strip()
+            log.display_label = _("Connection test: %s", label) if log.is_connection_test \
+                else label
 
     # Columns written by _insert_many: plain values, no computed stored field
     # depends on them, so they may bypass the ORM.

@@ -88,6 +88,9 @@ class BjApiOutbox(models.Model):
     next_attempt_at = fields.Datetime(default=fields.Datetime.now, index=True)
     last_attempt_at = fields.Datetime()
     last_status_code = fields.Integer()
+    last_status_text = fields.Char(
+        string="Last Status", compute="_compute_last_status_text",
+        help="The last attempt's HTTP status, or \"no response\" (connection error, timeout).")
     last_error = fields.Text()
     log_ids = fields.One2many("bj.api.log", "outbox_id", string="Attempts Log")
 
@@ -101,6 +104,15 @@ class BjApiOutbox(models.Model):
                               count=len(ids)))
             item.display_name = " · ".join(
                 part for part in (item.config_id.name, records, item.event) if part)
+
+    @api.depends("last_status_code", "attempt_count")
+    def _compute_last_status_text(self):
+        for item in self:
+            if not item.attempt_count:
+                item.last_status_text = False
+            else:
+                item.last_status_text = (str(item.last_status_code) if item.last_status_code
+                                         else _("no response"))
 
     def _res_id_list(self):
         return [int(i) for i in (self.res_ids or "").split(",") if i.strip().isdigit()]

@@ -575,8 +575,10 @@ class BjApiSyncConfig(models.Model):
             result, state="success" if kind == "success" else "failed", attempt=1,
             res_model=False, res_ids=[],
         )
-        # The log says what went on the wire: a test is a HEAD, whatever the config's verb.
+        # The log says what went on the wire: a test is a HEAD, whatever the config's verb,
+        # and it is no delivery.
         values["http_method"] = req.method
+        values["is_connection_test"] = True
         self.env["bj.api.log"].sudo().create(values)
         return self._notify(kind, message, sticky=kind != "success")
 

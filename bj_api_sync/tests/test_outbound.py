@@ -350,7 +350,9 @@ class TestOutboundFailures(OutboundCase):
         self._run_due(item)
         self.assertEqual(item.state, "failed")
         self.assertEqual(item.attempt_count, 3)
+        self.assertEqual(item.last_status_text, "no response")
         logs = self.Log.search([("outbox_id", "=", item.id)], order="attempt")
+        self.assertEqual(set(logs.mapped("status_text")), {"no response"})
         self.assertEqual(logs.mapped("state"), ["failed", "failed", "failed"])
         self.assertTrue(all("refused" in (e or "").lower() or "connect" in (e or "").lower()
                             for e in logs.mapped("error_message")))
@@ -544,6 +546,12 @@ class TestOutbox(OutboundCase):
         action = self.config.action_test_connection()
         self.assertEqual(action["params"]["type"], "danger")
         self.assertIn("Cannot reach", action["params"]["message"])
+        # No answer: the status reads "no response", not 0.
+        log = self.env["bj.api.log"].search([("config_id", "=", self.config.id)], limit=1)
+        self.assertEqual((log.status_code, log.status_text), (0, "no response"))
+        self.assertIn("(no response)", log.display_label)
+        self.assertEqual(self.env["bj.api.log"].search_count(
+            [("config_id", "=", self.config.id), ("is_connection_test", "=", False)]), 0)
 
     def _test_connection_says(self, status):
         self.server.clear()
@@ -571,6 +579,10 @@ class TestOutbox(OutboundCase):
                 # the method really sent, not the config's verb
                 self.assertEqual((log.http_method, log.status_code, log.state),
                                  ("HEAD", status, state))
+                # marked as a test, not a delivery
+                self.assertTrue(log.is_connection_test)
+                self.assertTrue(log.display_label.startswith("Connection test: HEAD "),
+                                log.display_label)
                 # the form reloads after the notification, so its Logs count is current
                 self.assertEqual(params["next"], {"type": "ir.actions.act_window_close"})
 
