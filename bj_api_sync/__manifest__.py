@@ -12,6 +12,7 @@
     "data": [
         "security/bj_api_sync_groups.xml",
         "security/ir.model.access.csv",
+        "security/bj_api_sync_rules.xml",
         "data/bj_http_method_data.xml",
         "data/ir_config_parameter_data.xml",
         "data/ir_cron_data.xml",

@@ -61,6 +61,11 @@ class BjApiSyncConfig(models.Model):
 
     name = fields.Char(required=True)
     active = fields.Boolean(default=True)
+    company_id = fields.Many2one(
+        "res.company", string="Company", index=True, default=lambda self: self.env.company,
+        help="Records of another company are neither sent (outbound) nor exposed (inbound); "
+        "records without a company are. Empty: every company's records.",
+    )
     request_type = fields.Selection(
         [("in", "In"), ("out", "Out")],
         required=True,
@@ -340,7 +345,7 @@ class BjApiSyncConfig(models.Model):
             if config.rate_limit_per_minute < 0 or config.rate_limit_per_hour < 0:
                 raise ValidationError(_("Rate limits cannot be negative (0 means no limit)."))
 
-    @api.constrains("model_id", "filter_domain")
+    @api.constrains("model_id", "filter_domain", "company_id")
     def _check_filter_domain(self):
         for config in self:
             config._get_filter_domain()
@@ -408,6 +413,9 @@ class BjApiSyncConfig(models.Model):
             domain = list(domain)
             model = self.env[self.model_id.model].sudo()
             expression.expression(expression.normalize_domain(domain), model)
+            company = self._company_domain(model)
+            if company:
+                domain = expression.AND([domain, company]) if domain else company
         except Exception as exc:  # any parse or field error is the user's to fix
             raise ValidationError(
                 _(
@@ -418,6 +426,15 @@ class BjApiSyncConfig(models.Model):
                 )
             ) from exc
         return domain
+
+    def _company_domain(self, model):
+        """Return the domain keeping ``model``'s records to the config's company (and
+        those of no company), or [] when the config or the model has no company."""
+        field = model._fields.get("company_id")
+        if not self.company_id or field is None or field.type != "many2one" \
+                or field.comodel_name != "res.company":
+            return []
+        return ["|", ("company_id", "=", False), ("company_id", "=", self.company_id.id)]
 
     # ------------------------------------------------------------ outbound API
     def _make_outbound_http_request(self, record=None, config_id=None, timeout=None, *,

@@ -84,7 +84,7 @@ class Resource:
     def base_domain(self):
         """Return the config's filter domain evaluated for the caller (cached per call)."""
         if self._base_domain is None:
-            if self.spec.filter_domain in ("[]", "()"):
+            if self.spec.filter_domain in ("[]", "()") and not self.spec.company_id:
                 self._base_domain = []
             else:
                 # Read the config as superuser but evaluate with the caller's uid.

@@ -67,6 +67,8 @@ class ResourceSpec:
     filter_domain: str
     has_active: bool
     output_lines: tuple = field(default=())  # engine.mapping_out.LineSpec
+    #: the config's company (0: none): its filter domain keeps records to it
+    company_id: int = 0
     #: ((mapping label, line id), ...) of every line, sub-configs' lines included
     line_labels: tuple = field(default=())
 
@@ -178,6 +180,7 @@ def build_spec(config, lines=None):
         has_active="active" in config.env[model]._fields,
         output_lines=output_line_specs(config),
         line_labels=tuple(_line_labels(config)),
+        company_id=config.company_id.id or 0,
     )
 
 

@@ -1,5 +1,6 @@
 from . import (
     test_bindings,
+    test_company,
     test_config_constraints,
     test_config_triggers,
     test_examples,
