@@ -13,20 +13,42 @@ class TestShippedExamples(OutboundCase):
     def setUpClass(cls):
         super().setUpClass()
         cls.example = cls.env.ref("bj_api_sync.example_config_customer_crm")
+        # What is active as installed, before this class unarchives the example.
+        cls.installed_active = {
+            "config": cls.example.active,
+            "rules": cls.example.automation_ids.mapped("active"),
+            "cron": cls.example.cron_id.active,
+        }
         cls.example.write({"active": True, "url": cls.server.url + "/api/customers",
                            "bearer_token": "example-token"})
 
     def test_examples_are_inactive_by_default(self):
+        self.assertEqual(self.installed_active,
+                         {"config": False, "rules": [False] * 3, "cron": False})
         config = self.env.ref("bj_api_sync.example_config_customer_crm")
         self.assertEqual(config.request_type, "out")
-        self.assertFalse(self.env.ref("bj_api_sync.example_cron_sync_recent_partners").active)
-        for xmlid in ("example_automation_on_create", "example_automation_on_write",
-                      "example_automation_on_unlink"):
-            automation = self.env.ref(f"bj_api_sync.{xmlid}")
-            self.assertFalse(automation.active, xmlid)
-            self.assertEqual(len(automation.action_server_ids), 1, xmlid)
+        self.assertEqual(sorted(config.automation_ids.mapped("trigger")),
+                         ["on_create", "on_unlink", "on_write"])
+        self.assertEqual(sorted(config.trigger_field_ids.mapped("name")),
+                         ["country_id", "email", "name", "phone"])
+        self.assertEqual(config.automation_ids.filtered(
+            lambda r: r.trigger == "on_write").trigger_field_ids, config.trigger_field_ids)
+        self.assertEqual((config.cron_id.interval_number, config.cron_id.interval_type),
+                         (1, "days"))
         self.assertFalse(self.env.ref("bj_api_sync.example_server_action_send_partner")
                          .binding_model_id)
+
+    def test_unarchived_example_activates_what_it_owns(self):
+        config = self.example
+        self.assertTrue(all(config.automation_ids.mapped("active")))
+        self.assertTrue(config.cron_id.active)
+        partner = self.env["res.partner"].create({"name": "Example Co", "is_company": True})
+        partner.write({"email": "co@example.com"})
+        partner.write({"comment": "not a mapped field"})
+        self.env["res.partner"].create({"name": "Example Person"})
+        partner.unlink()
+        items = self.Outbox.search([("config_id", "=", config.id)], order="id")
+        self.assertEqual(items.mapped("event"), ["create", "update", "delete"])
 
     def test_server_action_example_sends_and_reports_failures(self):
         action = self.env.ref("bj_api_sync.example_server_action_send_partner")
@@ -44,9 +66,8 @@ class TestShippedExamples(OutboundCase):
             action.with_context(active_model="res.partner", active_ids=company.ids,
                                 active_id=company.id).run()
 
-    def test_cron_example_sends_recently_changed_companies(self):
-        cron = self.env.ref("bj_api_sync.example_cron_sync_recent_partners")
-        self.partners.write({"phone": "+32 2 555 00 00"})
+    def test_example_schedule_sends_the_companies(self):
+        cron = self.example.cron_id
         cron.method_direct_trigger()
         names = sorted(r.json["full_name"] for r in self.server.requests)
         # The example's filter domain keeps companies only.
