@@ -248,7 +248,10 @@ class TestConfigTriggers(OutboundCase):
         result = self.config._run_schedule()
         self.assertTrue(result.success)
         self.assertEqual(len(self.server.requests), 2)
-        self.assertEqual(self.Config._bj_run_schedule(0), None)
+        with self.assertLogs("odoo.addons.bj_api_sync.models.bj_api_sync_config_triggers",
+                             "WARNING") as logs:
+            self.assertIsNone(self.Config._bj_run_schedule(0))
+        self.assertIn("scheduled send of missing configuration 0", logs.output[0])
 
     # ---------------------------------------------------------------- security
     def test_a_manager_enables_triggers_and_schedule(self):
