@@ -62,7 +62,7 @@ class BjApiSyncConfig(models.Model):
     name = fields.Char(required=True)
     active = fields.Boolean(default=True)
     company_id = fields.Many2one(
-        "res.company", string="Company", index=True, default=lambda self: self.env.company,
+        "res.company", index=True, default=lambda self: self.env.company,
         help="Records of another company are neither sent (outbound) nor exposed (inbound); "
         "records without a company are. Empty: every company's records.",
     )

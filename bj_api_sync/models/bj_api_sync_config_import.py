@@ -14,11 +14,11 @@ PAGINATION_STYLES = [
 
 
 class BjApiSyncConfigImport(models.Model):
-    _inherit = "bj.api.sync.config"
+    _inherit = "bj.api.sync.config"  # pylint: disable=consider-merging-classes-inherited
 
     response_action = fields.Selection(
         [("log", "Log the answer"), ("import", "Import records")], default="log",
-        required=True, string="Response Action",
+        required=True,
         help="Import (GET configurations): create or update records of the model from "
         "the answer, mapped by the Field Mappings as the inbound API maps data, the Record "
         "Identifier deciding between create and update.",

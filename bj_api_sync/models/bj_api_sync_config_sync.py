@@ -7,7 +7,7 @@ from ..engine import url_template
 
 
 class BjApiSyncConfigSync(models.Model):
-    _inherit = "bj.api.sync.config"
+    _inherit = "bj.api.sync.config"  # pylint: disable=consider-merging-classes-inherited
 
     response_id_path = fields.Char(
         string="Response ID Path", default="id",
@@ -88,9 +88,9 @@ class BjApiSyncConfigSync(models.Model):
 
     def _bj_field_path_problem(self, path):
         """Return why ``path`` is not a field path of the config's model, or None."""
-        model = self.env[self.model_name] if self.model_name in self.env else None
-        if model is None:
+        if not self.model_name or self.model_name not in self.env:
             return _("the configuration has no model.")
+        model = self.env[self.model_name]
         parts = path.split(".")
         for position, name in enumerate(parts):
             field = model._fields.get(name)

@@ -217,8 +217,9 @@ class ImportRun:
         try:
             with self.env.cr.savepoint():
                 return self.model.create([values for _label, values in pending]).ids
-        except ITEM_ERRORS:
-            pass
+        except ITEM_ERRORS as exc:
+            _logger.info("bj_api_sync: import of %s: a page's creates failed together (%s); "
+                         "creating them one by one", self.spec.model, exc)
         created = []
         for label, values in pending:
             try:

@@ -166,7 +166,8 @@ class SyncPlan:
         Raises :class:`Refusal` when the unit cannot be sent.
         """
         ids, payloads = list(ids), list(payloads)
-        hashes = [sync_state.payload_hash(p) for p in payloads] if self.track else [None] * len(ids)
+        hashes = ([sync_state.payload_hash(p) for p in payloads] if self.track
+                  else [None] * len(ids))
         skipped = []
         if self.only_changed:
             self.prefetch(res_model, ids)

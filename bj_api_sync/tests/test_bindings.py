@@ -95,7 +95,7 @@ class TestBindings(BjApiSyncCase):
         config = self.make_out_config(name="CRM batch", url=self.server.url + "/bulk",
                                       is_paginated=True, page_size=10)
         self.lines(config, ("name", "name"), ("email", "email"))
-        config.line_ids.filtered(lambda l: l.external_key == "email").is_identifier = True
+        config.line_ids.filtered(lambda line: line.external_key == "email").is_identifier = True
         one, two = self.partners
         # Answer in the other order, carrying the identifier: matched by it.
         self.server.script("/bulk", [Response(200, [

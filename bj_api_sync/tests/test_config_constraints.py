@@ -101,10 +101,12 @@ class TestConfigConstraints(BjApiSyncCase):
             self.make_in_config(endpoint="partners2", rate_limit_per_minute=-1)
 
     def test_filter_domain_good_cases(self):
-        config = self.make_out_config(filter_domain="[('is_company', '=', True)]")
+        config = self.make_out_config(company_id=False,
+                                      filter_domain="[('is_company', '=', True)]")
         self.assertEqual(config._get_filter_domain(), [("is_company", "=", True)])
         # The seed's example with datetime arithmetic works as in Odoo's domain fields.
         config = self.make_out_config(
+            company_id=False,
             filter_domain="[('create_date', '>=', (datetime.now() - timedelta(days=7))"
             ".strftime('%Y-%m-%d'))]"
         )
@@ -112,15 +114,23 @@ class TestConfigConstraints(BjApiSyncCase):
         self.assertEqual(domain[0][0], "create_date")
         self.assertRegex(domain[0][2], r"^\d{4}-\d{2}-\d{2}$")
         config = self.make_out_config(
+            company_id=False,
             filter_domain="[('write_date', '>=', context_today() - relativedelta(days=1)),"
             " ('create_uid', '=', uid)]"
         )
         self.assertEqual(config._get_filter_domain()[1], ("create_uid", "=", self.env.uid))
         config = self.make_out_config(
+            company_id=False,
             filter_domain="[('write_date', '<', datetime.datetime.now() + datetime.timedelta(days=1))]"
         )
         self.assertEqual(type(config._get_filter_domain()[0][2]).__name__, "datetime")
-        self.assertEqual(self.make_out_config(filter_domain=False)._get_filter_domain(), [])
+        self.assertEqual(
+            self.make_out_config(company_id=False, filter_domain=False)._get_filter_domain(), [])
+        # A company keeps the records to it (and to no company).
+        config = self.make_out_config(filter_domain="[('is_company', '=', True)]")
+        self.assertEqual(config._get_filter_domain(), [
+            "&", ("is_company", "=", True), "|", ("company_id", "=", False),
+            ("company_id", "=", self.env.company.id)])
 
     def test_filter_domain_bad_cases(self):
         for bad, detail in (

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bj_api_sync.engine.pagination import Pager, PageError, items_of, link_header_next
+from bj_api_sync.engine.pagination import PageError, Pager, items_of, link_header_next
 
 URL = "https://api.test/items"
 
