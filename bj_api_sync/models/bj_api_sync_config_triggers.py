@@ -68,8 +68,9 @@ class BjApiSyncConfigTriggers(models.Model):
         column2="field_id",
         string="Trigger Fields",
         domain="[('model_id', '=', model_id)]",
-        help="On Update: send only when one of these fields changed. Empty: any change "
-        "of the record.",
+        help="On Update: send only when one of these fields changed (usually the mapped "
+        "ones). Empty: any change of the record, including the fields Odoo recomputes "
+        "after it (the repeats are not sent, but each one costs a payload).",
     )
     trigger_on_unlink = fields.Boolean(
         string="On Deletion",
@@ -365,23 +366,31 @@ class BjApiSyncConfigTriggers(models.Model):
         transaction queued for the records it creates: the creation carries their
         state, and a POST configuration would otherwise create them twice.
         """
-        memo = self.env.cr.precommit.data.setdefault(QUEUED_MEMO, set())
-        earlier = items.browse(memo).exists().filtered(lambda i: i.state == "pending")
-        repeats = items.browse()
+        # {(config id, res_ids): ids of the items queued for them}: lookups stay
+        # cheap in a transaction that creates many records.
+        memo = self.env.cr.precommit.data.setdefault(QUEUED_MEMO, {})
+        Outbox = items.browse()
+
+        def earlier(config_id, res_ids, events):
+            ids = memo.get((config_id, res_ids), ())
+            return Outbox.browse(ids).exists().filtered(
+                lambda e: e.state == "pending" and e.event in events)
+
+        repeats = Outbox
         for item in items:
+            config_id = item.config_id.id
             if item.event == "update":
-                if any(_delivery_key(e) == _delivery_key(item) for e in earlier):
+                if any(_delivery_key(e) == _delivery_key(item)
+                       for e in earlier(config_id, item.res_ids, ("create", "update"))):
                     repeats |= item
             elif item.event == "create":
-                created = set(item._res_id_list())
-                repeats |= earlier.filtered(
-                    lambda e, item=item, created=created: e.event == "update"
-                    and e.config_id == item.config_id
-                    and set(e._res_id_list()) <= created)
+                keys = {item.res_ids} | {str(i) for i in item._res_id_list()}
+                for res_ids in keys:
+                    repeats |= earlier(config_id, res_ids, ("update",))
         repeats.unlink()
-        memo.difference_update(repeats.ids)
         kept = items - repeats
-        memo.update(kept.ids)
+        for item in kept:
+            memo.setdefault((item.config_id.id, item.res_ids), set()).add(item.id)
         return kept
 
     @api.model

@@ -192,6 +192,20 @@ class TestConfigTriggers(OutboundCase):
                                                   "email": "new@example.com"})
         self.env.flush_all()
         self.assertEqual(self.queued(), [("create", str(company.id))])
+        # Nothing that is sent changed: the creation already carries it.
+        company.write({"website": "https://new.example.com"})
+        self.assertEqual(self.queued(), [("create", str(company.id))])
+        company.write({"email": "changed@example.com"})
+        self.assertEqual(self.queued(), [("create", str(company.id)),
+                                         ("update", str(company.id))])
+
+    def test_a_bulk_creation_queues_one_delivery_per_record(self):
+        self.config.write({"trigger_on_create": True, "trigger_on_write": True})
+        companies = self.env["res.partner"].create([
+            {"name": f"TRIG Bulk {n}", "is_company": True, "email": f"b{n}@example.com"}
+            for n in range(60)])
+        self.env.flush_all()
+        self.assertEqual(self.queued(), [("create", str(c.id)) for c in companies])
 
     def test_writeback_of_the_config_or_its_binding_owner_is_skipped(self):
         company = self.env["res.partner"].create({"name": "TRIG Back", "is_company": True})
