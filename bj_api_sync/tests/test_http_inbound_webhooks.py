@@ -49,7 +49,11 @@ class TestInboundWebhooks(BjApiHttpCase):
         self.assertEqual(config.sudo().bearer_token, "external-api-token")
         self.assertEqual(config.http_method_ids.mapped("name"), ["POST"])
         self.assertEqual(config.line_ids.mapped("external_key"), ["name", "email", "phone"])
-        self.assertEqual(config._get_filter_domain(), [["is_company", "=", True]])
+        # The registered domain, kept to the owner's company (and to no company).
+        self.assertEqual(config.company_id, self.api_user.company_id)
+        self.assertEqual(config._get_filter_domain(), [
+            "&", ("is_company", "=", True), "|", ("company_id", "=", False),
+            ("company_id", "=", self.api_user.company_id.id)])
         self.assertEqual(sorted(webhook.automation_ids.mapped("trigger")),
                          ["on_create", "on_unlink", "on_write"])
         self.assertTrue(all(a.filter_domain for a in webhook.automation_ids))
