@@ -25,6 +25,7 @@
         "views/res_config_settings_views.xml",
         "views/bj_api_sync_menus.xml",
         "views/bj_api_webhook_views.xml",
+        "views/bj_api_dashboard_views.xml",
         "data/bj_api_examples.xml",
     ],
     "assets": {

@@ -1,5 +1,6 @@
 from . import (
     bj_api_cache_mixin,
+    bj_api_dashboard,
     bj_api_log,
     bj_api_outbox,
     bj_api_rate_limit,

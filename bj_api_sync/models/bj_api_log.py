@@ -33,7 +33,7 @@ class BjApiLog(models.Model):
     status_code = fields.Integer(index=True)
     response_headers = fields.Text()
     response_body = fields.Text()
-    duration_ms = fields.Float(string="Duration (ms)", digits=(16, 1))
+    duration_ms = fields.Float(string="Duration (ms)", digits=(16, 1), group_operator="avg")
     state = fields.Selection(
         [
             ("success", "Success"),

@@ -3,6 +3,7 @@ from . import (
     test_company,
     test_config_constraints,
     test_config_triggers,
+    test_dashboard,
     test_examples,
     test_http_inbound_auth,
     test_http_inbound_crud,

@@ -1,0 +1,173 @@
+"""The delivery dashboard: per configuration, how the last 24 hours and 7 days went."""
+from datetime import timedelta
+
+from odoo import _, fields, models, tools
+
+# Calls counted: no connection test, no run that sent nothing (Only Changed).
+COUNTED = "l.is_connection_test IS NOT TRUE AND l.state <> 'skipped'"
+
+VIEW_SQL = f"""
+CREATE OR REPLACE VIEW bj_api_dashboard AS
+WITH window_logs AS (
+    SELECT l.config_id, l.state, l.duration_ms,
+           l.create_date >= (now() AT TIME ZONE 'UTC') - interval '24 hours' AS recent
+      FROM bj_api_log l
+     WHERE l.create_date >= (now() AT TIME ZONE 'UTC') - interval '7 days'
+       AND l.config_id IS NOT NULL AND {COUNTED}
+), stats AS (
+    SELECT config_id,
+           count(*) FILTER (WHERE recent) AS requests_24h,
+           count(*) FILTER (WHERE recent AND state = 'failed') AS failures_24h,
+           count(*) FILTER (WHERE recent AND state = 'success') AS successes_24h,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE recent)
+               AS p50_24h,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) FILTER (WHERE recent)
+               AS p95_24h,
+           count(*) AS requests_7d,
+           count(*) FILTER (WHERE state = 'failed') AS failures_7d,
+           count(*) FILTER (WHERE state = 'success') AS successes_7d,
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms) AS p50_7d,
+           percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms) AS p95_7d
+      FROM window_logs
+     GROUP BY config_id
+), backlog AS (
+    SELECT config_id,
+           count(*) FILTER (WHERE state = 'pending') AS pending_count,
+           count(*) FILTER (WHERE state = 'retrying') AS retrying_count
+      FROM bj_api_outbox
+     WHERE state IN ('pending', 'retrying')
+     GROUP BY config_id
+)
+SELECT c.id AS id, c.id AS config_id, c.request_type, c.company_id,
+       COALESCE(s.requests_24h, 0) AS requests_24h,
+       COALESCE(s.failures_24h, 0) AS failures_24h,
+       CASE WHEN s.successes_24h + s.failures_24h > 0
+            THEN 100.0 * s.successes_24h / (s.successes_24h + s.failures_24h) END
+           AS success_rate_24h,
+       s.p50_24h, s.p95_24h,
+       COALESCE(s.requests_7d, 0) AS requests_7d,
+       COALESCE(s.failures_7d, 0) AS failures_7d,
+       CASE WHEN s.successes_7d + s.failures_7d > 0
+            THEN 100.0 * s.successes_7d / (s.successes_7d + s.failures_7d) END
+           AS success_rate_7d,
+       s.p50_7d, s.p95_7d,
+       COALESCE(b.pending_count, 0) AS pending_count,
+       COALESCE(b.retrying_count, 0) AS retrying_count,
+       e.error_message AS last_error, e.id AS last_error_log_id, e.create_date AS last_error_at
+  FROM bj_api_sync_config c
+  LEFT JOIN stats s ON s.config_id = c.id
+  LEFT JOIN backlog b ON b.config_id = c.id
+  LEFT JOIN LATERAL (
+        SELECT l.id, l.error_message, l.create_date FROM bj_api_log l
+         WHERE l.config_id = c.id AND l.state = 'failed' AND l.is_connection_test IS NOT TRUE
+         ORDER BY l.create_date DESC, l.id DESC LIMIT 1) e ON true
+ WHERE c.active
+"""
+
+
+class BjApiDashboard(models.Model):
+    """One row per active configuration, computed by PostgreSQL when it is read
+    (aggregates over the logs of the window, never every log read by Python)."""
+
+    _name = "bj.api.dashboard"
+    _description = "BJ API Delivery Dashboard"
+    _auto = False
+    _order = "failures_24h desc, requests_24h desc, id"
+    _rec_name = "config_id"
+
+    config_id = fields.Many2one("bj.api.sync.config", string="Configuration", readonly=True)
+    request_type = fields.Selection([("in", "In"), ("out", "Out")], readonly=True)
+    company_id = fields.Many2one("res.company", readonly=True)
+    requests_24h = fields.Integer(string="Requests (24 h)", readonly=True)
+    failures_24h = fields.Integer(string="Failures (24 h)", readonly=True)
+    success_rate_24h = fields.Float(string="Success % (24 h)", digits=(16, 1), readonly=True)
+    p50_24h = fields.Float(string="p50 ms (24 h)", digits=(16, 1), readonly=True)
+    p95_24h = fields.Float(string="p95 ms (24 h)", digits=(16, 1), readonly=True)
+    requests_7d = fields.Integer(string="Requests (7 d)", readonly=True)
+    failures_7d = fields.Integer(string="Failures (7 d)", readonly=True)
+    success_rate_7d = fields.Float(string="Success % (7 d)", digits=(16, 1), readonly=True)
+    p50_7d = fields.Float(string="p50 ms (7 d)", digits=(16, 1), readonly=True)
+    p95_7d = fields.Float(string="p95 ms (7 d)", digits=(16, 1), readonly=True)
+    pending_count = fields.Integer(string="Pending", readonly=True)
+    retrying_count = fields.Integer(string="Retrying", readonly=True)
+    last_error = fields.Text(readonly=True)
+    last_error_log_id = fields.Many2one("bj.api.log", readonly=True)
+    last_error_at = fields.Datetime(string="Last Error At", readonly=True)
+
+    def init(self):
+        """Create the view, and the indexes its aggregates read."""
+        tools.drop_view_if_exists(self.env.cr, self._table)
+        self.env.cr.execute(VIEW_SQL)
+        # The window is read from this index alone (an index-only scan once vacuumed).
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS bj_api_log_dashboard_window_idx
+                ON bj_api_log (create_date) INCLUDE (config_id, state, duration_ms,
+                                                     is_connection_test)
+        """)
+        # The last error of each configuration, found at once however many successes.
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS bj_api_log_dashboard_failed_idx
+                ON bj_api_log (config_id, create_date DESC, id DESC) WHERE state = 'failed'
+        """)
+
+    # ------------------------------------------------------------------ actions
+    def _open_logs(self, hours, extra_domain, name):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("bj_api_sync.action_bj_api_log")
+        since = fields.Datetime.now() - timedelta(hours=hours)
+        action["domain"] = [("config_id", "=", self.config_id.id), ("create_date", ">=", since),
+                            ("is_connection_test", "!=", True),
+                            ("state", "!=", "skipped")] + extra_domain
+        action["name"] = name
+        action["context"] = {}
+        return action
+
+    def action_open_requests_24h(self):
+        """Open the calls of the last 24 hours."""
+        return self._open_logs(24, [], _("%s: calls, 24 hours", self.config_id.name))
+
+    def action_open_failures_24h(self):
+        """Open the failed calls of the last 24 hours."""
+        return self._open_logs(24, [("state", "=", "failed")],
+                               _("%s: failures, 24 hours", self.config_id.name))
+
+    def action_open_requests_7d(self):
+        """Open the calls of the last 7 days."""
+        return self._open_logs(24 * 7, [], _("%s: calls, 7 days", self.config_id.name))
+
+    def action_open_failures_7d(self):
+        """Open the failed calls of the last 7 days."""
+        return self._open_logs(24 * 7, [("state", "=", "failed")],
+                               _("%s: failures, 7 days", self.config_id.name))
+
+    def _open_queue(self, states, name):
+        self.ensure_one()
+        action = self.env["ir.actions.act_window"]._for_xml_id("bj_api_sync.action_bj_api_outbox")
+        action["domain"] = [("config_id", "=", self.config_id.id), ("state", "in", states)]
+        action["name"] = name
+        action["context"] = {}
+        return action
+
+    def action_open_backlog(self):
+        """Open the deliveries still waiting (pending or retrying)."""
+        return self._open_queue(["pending", "retrying"],
+                                _("%s: waiting deliveries", self.config_id.name))
+
+    def action_open_retrying(self):
+        """Open the deliveries waiting for a retry."""
+        return self._open_queue(["retrying"], _("%s: retrying", self.config_id.name))
+
+    def action_open_last_error(self):
+        """Open the log of the last failure."""
+        self.ensure_one()
+        if not self.last_error_log_id:
+            return False
+        return {"type": "ir.actions.act_window", "res_model": "bj.api.log",
+                "res_id": self.last_error_log_id.id, "view_mode": "form",
+                "name": _("Last error")}
+
+    def action_open_config(self):
+        """Open the configuration."""
+        self.ensure_one()
+        return {"type": "ir.actions.act_window", "res_model": "bj.api.sync.config",
+                "res_id": self.config_id.id, "view_mode": "form"}
