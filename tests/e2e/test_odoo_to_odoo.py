@@ -144,9 +144,23 @@ def _state(pair, emails, config_id=None):
         "bj.api.log", "search_read", [], fields=["http_method", "url", "status_code",
                                                  "state", "error_message"],
         order="id desc", limit=6))]
-    lines += ["--- A server log tail:", pair.a.log_text()[-3000:],
-              "--- B server log tail:", pair.b.log_text()[-3000:]]
+    lines += ["--- A server log tail:", _log_tail(pair.a),
+              "--- B server log tail:", _log_tail(pair.b)]
     return "\n".join(lines)
+
+
+# Odoo's prefork server respawns its gevent process as ``sys.argv[0] gevent``,
+# which fails when the server was started with ``python -c``: that noise is
+# left out of the tails.
+GEVENT_NOISE = ("Traceback (most recent call last):", 'File "<string>", line 1, in <module>',
+                "NameError: name 'gevent' is not defined")
+
+
+def _log_tail(server, size=4000):
+    """The end of ``server``'s log, without the gevent respawn noise."""
+    kept = [line for line in server.log_text().splitlines()
+            if line.strip() not in GEVENT_NOISE]
+    return "\n".join(kept)[-size:]
 
 
 def _config_a(pair, name, url, method, extra):
