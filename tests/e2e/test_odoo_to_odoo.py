@@ -163,6 +163,11 @@ def _log_tail(server, size=4000):
     return "\n".join(kept)[-size:]
 
 
+def _counts(result):
+    """The counts of an import's result (it also holds ``log_ids`` and ``error``)."""
+    return {key: result.get(key) for key in ("created", "updated", "failed", "pages")}
+
+
 def _config_a(pair, name, url, method, extra):
     out = pair.a.shell(CONFIG_A.format(name=name, url=url, method=method, key=pair.key,
                                        extra=extra))
@@ -183,7 +188,7 @@ def test_push_a_to_b_creates_then_updates_and_binds(pair):
         return json.loads(_marker(out, "O2O-RESULT"))
 
     result = push(ids)
-    assert result["success"], (result, _state(pair, emails, config_id))
+    assert result["success"], f"{result}\n{_state(pair, emails, config_id)}"
 
     on_b = _partners(pair.b, emails)
     assert sorted(on_b) == sorted(emails), _state(pair, emails, config_id)
@@ -205,13 +210,13 @@ def test_push_a_to_b_creates_then_updates_and_binds(pair):
         assert bound[a_id]["res_model"] == "res.partner"
         assert bound[a_id]["state"] == "synced", bound[a_id]
         assert bound[a_id]["external_id"] == str(b_ids[person["email"]]), (
-            bound[a_id], _state(pair, emails, config_id))
+            f"{bound[a_id]}\n{_state(pair, emails, config_id)}")
 
     # A change in A, pushed again: B's record is updated in place, not duplicated.
     renamed = f"o2o-{tag}-a-0-renamed"
     pair.a.rpc("res.partner", "write", [ids[0]], {"name": renamed, "ref": "A0-v2"})
     result = push(ids)
-    assert result["success"], (result, _state(pair, emails, config_id))
+    assert result["success"], f"{result}\n{_state(pair, emails, config_id)}"
     on_b = _partners(pair.b, emails)
     assert all(len(rows) == 1 for rows in on_b.values()), _state(pair, emails, config_id)
     assert {email: rows[0]["id"] for email, rows in on_b.items()} == b_ids
@@ -248,8 +253,9 @@ def test_pull_b_into_a_follows_pagination_and_upserts(pair):
 
     pages = math.ceil(count / per_page)
     result = pull()
-    assert result == {"created": count, "updated": 0, "failed": 0, "pages": pages}, (
-        result, _state(pair, emails, config_id))
+    assert _counts(result) == {"created": count, "updated": 0, "failed": 0, "pages": pages}, (
+        f"{result}\n{_state(pair, emails, config_id)}")
+    assert result["error"] is None, result
     on_a = _partners(pair.a, emails)
     assert sorted(on_a) == sorted(emails), _state(pair, emails, config_id)
     assert all(len(rows) == 1 for rows in on_a.values()), _state(pair, emails, config_id)
@@ -263,8 +269,9 @@ def test_pull_b_into_a_follows_pagination_and_upserts(pair):
     # A change in B, pulled again: A's records are updated, none created.
     pair.b.rpc("res.partner", "write", [b_ids[0]], {"ref": "B0-v2"})
     result = pull()
-    assert result == {"created": 0, "updated": count, "failed": 0, "pages": pages}, (
-        result, _state(pair, emails, config_id))
+    assert _counts(result) == {"created": 0, "updated": count, "failed": 0, "pages": pages}, (
+        f"{result}\n{_state(pair, emails, config_id)}")
+    assert result["error"] is None, result
     on_a = _partners(pair.a, emails)
     assert {email: [r["id"] for r in rows] for email, rows in on_a.items()} == {
         email: [a_id] for email, a_id in a_ids.items()}, _state(pair, emails, config_id)
