@@ -31,6 +31,7 @@
     "assets": {
         "web.assets_tests": ["bj_api_sync/static/tests/tours/**/*"],
     },
+    "uninstall_hook": "uninstall_hook",
     "installable": True,
     "application": False,
 }

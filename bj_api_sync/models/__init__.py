@@ -1,6 +1,5 @@
 from . import (
     bj_api_cache_mixin,
-    bj_api_dashboard,
     bj_api_log,
     bj_api_outbox,
     bj_api_rate_limit,
@@ -18,4 +17,6 @@ from . import (
     bj_http_method,
     ir_http,
     res_config_settings,
+    # Last: its SQL view reads the tables of the models above.
+    bj_api_dashboard,
 )

@@ -404,9 +404,12 @@ class BjApiSyncConfigTriggers(models.Model):
         return config._run_schedule()
 
     def _run_schedule(self):
-        """Send every record of this configuration's Filter Domain now (what its
-        schedule does); returns the ``OutboundResult`` of
-        :meth:`_make_outbound_http_request`."""
+        """Run what this configuration's schedule does: an import configuration
+        imports (the result of :meth:`_run_import`); any other sends every record of
+        its Filter Domain now (the ``OutboundResult`` of
+        :meth:`_make_outbound_http_request`)."""
         self.ensure_one()
+        if self.response_action == "import":
+            return self._run_import()
         records = self.env[self.model_name].search(self._get_filter_domain())
         return self.env["bj.api.sync.config"]._make_outbound_http_request(records, self.id)

@@ -87,7 +87,10 @@ def count_query(query):
     """Return how many records ``query`` matches, whatever its page (the query
     loses its limit, offset and order)."""
     query.limit = query.offset = query.order = None
-    return len(query)
+    # Not len(query): once the page was fetched, the query remembers the page's
+    # ids and len() counts those.
+    query._cr.execute(query.select("COUNT(*)"))
+    return query._cr.fetchone()[0]
 
 
 def read_cached(records, names):

@@ -42,6 +42,9 @@ class TestOrmInternals(TransactionCase):
         self.env.cr.execute(query.select(SQL.identifier(Partner._table, "id")))
         self.assertEqual([row[0] for row in self.env.cr.fetchall()], self.partners.ids[:2])
         self.assertTrue(orm_internals.search_query(Partner, [("id", "in", [])]).is_empty())
+        # Once the page was fetched (ids only, as a search by lines does), the query
+        # remembers the page's ids: the count must still be of every match.
+        orm_internals.fetch_page(Partner, query, ["id"])
         self.assertEqual(orm_internals.count_query(query), 3)  # archived ones not counted
 
     def test_rows_of_ids_apply_record_rules(self):

@@ -1,0 +1,161 @@
+"""Dashboard benchmark: how long the delivery dashboard takes over 1,000,000 log rows.
+
+Run with a Python that imports Odoo 17, PostgreSQL reachable (see README):
+
+    python3 tests/benchmarks/dashboard.py                  # scratch database, dropped after
+    python3 tests/benchmarks/dashboard.py --rows 200000    # quicker
+
+It inserts N log rows with SQL for 20 outbound configurations, spread evenly over
+the last 30 days (the default log retention), 10 % of them failed, with random
+durations, plus 1,000 waiting queue items; runs VACUUM ANALYZE (as autovacuum
+would after a bulk load); then reads the dashboard as its kanban view does
+(``search_read`` of every row with every field) 9 times and prints the median and
+the spread. It also times the same read right after the load, before VACUUM, and
+the log list's grouped counts. Nothing is asserted.
+"""
+import argparse
+import logging
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+CONFIGS = 20
+REPEAT = 9
+
+
+def odoo_args(args):
+    import odoo
+
+    addons = os.path.join(os.path.dirname(odoo.__file__), "addons")
+    return [f"--db_host={args.db_host}", f"--db_port={args.db_port}",
+            f"--db_user={args.db_user}", f"--addons-path={addons},{ROOT}",
+            "--without-demo=all", "--log-level=warn", "--max-cron-threads=0", "--http-port=0"]
+
+
+def create_database(args):
+    cmd = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *odoo_args(args),
+           "-d", args.db, "-i", "bj_api_sync", "--stop-after-init"]
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+
+
+def drop_database(args):
+    import psycopg2
+
+    conn = psycopg2.connect(host=args.db_host, port=args.db_port, user=args.db_user,
+                            dbname="postgres")
+    conn.autocommit = True
+    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{args.db}"')
+    conn.close()
+
+
+def load(env, rows):
+    """Create the configurations and insert ``rows`` logs and 1,000 queue items."""
+    model = env["ir.model"]._get("res.partner")
+    post = env.ref("bj_api_sync.http_method_post")
+    configs = env["bj.api.sync.config"].create([{
+        "name": f"Dashboard bench {n}", "request_type": "out", "model_id": model.id,
+        "url": f"http://127.0.0.1:9/c{n}", "http_method_ids": [(6, 0, post.ids)],
+    } for n in range(CONFIGS)])
+    ids = configs.ids
+    env.cr.execute("""
+        INSERT INTO bj_api_log (config_id, direction, http_method, url, status_code, state,
+                                duration_ms, attempt, error_message, create_date, write_date,
+                                create_uid, write_uid)
+        SELECT (%s::int[])[1 + n %% %s], 'out', 'POST', 'http://127.0.0.1:9/c',
+               CASE WHEN n %% 10 = 0 THEN 503 ELSE 200 END,
+               CASE WHEN n %% 10 = 0 THEN 'failed' ELSE 'success' END,
+               random() * 400, 1,
+               CASE WHEN n %% 10 = 0 THEN 'HTTP 503: unavailable' END,
+               (now() AT TIME ZONE 'UTC') - (n * (interval '30 days' / %s)),
+               now() AT TIME ZONE 'UTC', 1, 1
+          FROM generate_series(1, %s) n
+    """, (ids, CONFIGS, rows, rows))
+    env.cr.execute("""
+        INSERT INTO bj_api_outbox (config_id, event, state, res_model, res_ids,
+                                   idempotency_key, attempt_count, max_attempts,
+                                   next_attempt_at, create_date, write_date, create_uid,
+                                   write_uid)
+        SELECT (%s::int[])[1 + n %% %s], 'bench',
+               CASE WHEN n %% 2 = 0 THEN 'pending' ELSE 'retrying' END, 'res.partner', '1',
+               md5(n::text), 0, 4, now() AT TIME ZONE 'UTC' + interval '1 hour',
+               now() AT TIME ZONE 'UTC', now() AT TIME ZONE 'UTC', 1, 1
+          FROM generate_series(1, 1000) n
+    """, (ids, CONFIGS))
+    env.cr.commit()
+
+
+def timed_reads(env, repeat):
+    Dashboard = env["bj.api.dashboard"]
+    names = list(Dashboard._fields)
+    times = []
+    for _i in range(repeat):
+        env.invalidate_all()
+        start = time.perf_counter()
+        rows = Dashboard.search_read([], names)
+        times.append((time.perf_counter() - start) * 1000)
+    return times, rows
+
+
+def run(args):
+    import odoo
+    from odoo import SUPERUSER_ID, api
+
+    odoo.tools.config.parse_config(odoo_args(args) + [f"--database={args.db}"])
+    logging.getLogger("odoo").setLevel(logging.WARNING)
+    registry = odoo.registry(args.db)
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        start = time.perf_counter()
+        load(env, args.rows)
+        print(f"Loaded {args.rows:,} log rows over 30 days for {CONFIGS} configurations and "
+              f"1,000 queue items in {time.perf_counter() - start:.1f} s")
+        cold, _rows = timed_reads(env, 3)
+        print(f"  before VACUUM ANALYZE: {', '.join(f'{t:.0f}' for t in cold)} ms")
+    conn = registry.cursor()
+    conn._cnx.autocommit = True  # VACUUM runs outside a transaction
+    conn._obj.execute("VACUUM ANALYZE bj_api_log")
+    conn._obj.execute("VACUUM ANALYZE bj_api_outbox")
+    conn.close()
+    with registry.cursor() as cr:
+        env = api.Environment(cr, SUPERUSER_ID, {})
+        cr.execute("SELECT count(*) FROM bj_api_log WHERE create_date >= "
+                   "(now() AT TIME ZONE 'UTC') - interval '7 days'")
+        window = cr.fetchone()[0]
+        times, rows = timed_reads(env, REPEAT)
+        print(f"Dashboard over {args.rows:,} log rows ({window:,} in the 7-day window), "
+              f"{len(rows)} cards: median {statistics.median(times):.0f} ms "
+              f"(runs: {', '.join(f'{t:.0f}' for t in times)}) (target < 200 ms)")
+        busiest = max(rows, key=lambda r: r["requests_7d"])
+        print(f"  e.g. {busiest['config_id'][1]}: 24 h {busiest['requests_24h']} requests, "
+              f"{busiest['failures_24h']} failures, p95 {busiest['p95_24h']:.0f} ms; "
+              f"7 d {busiest['requests_7d']} requests; backlog {busiest['pending_count']} + "
+              f"{busiest['retrying_count']}")
+        start = time.perf_counter()
+        env["bj.api.log"].read_group([], ["duration_ms"], ["config_id"])
+        print(f"  log pivot (average duration by configuration, all rows): "
+              f"{(time.perf_counter() - start) * 1000:.0f} ms")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--db", default=f"bj_api_sync_dash_{os.getpid()}")
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--db-host", default=os.environ.get("DB_HOST", "127.0.0.1"))
+    parser.add_argument("--db-port", default=os.environ.get("DB_PORT", "5432"))
+    parser.add_argument("--db-user", default=os.environ.get("DB_USER", "odoo"))
+    args = parser.parse_args()
+    print(f"Creating database {args.db} with bj_api_sync installed...")
+    create_database(args)
+    try:
+        run(args)
+    finally:
+        if not args.keep_db:
+            drop_database(args)
+
+
+if __name__ == "__main__":
+    main()
