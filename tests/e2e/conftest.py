@@ -94,7 +94,13 @@ class OdooServer:
         self._uid = None
 
     def _odoo_bin(self, *args):
-        return [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *args]
+        # A script file, not ``python -c``: the prefork server starts its gevent
+        # (long-polling) process as ``[sys.executable, sys.argv[0], "gevent", ...]``,
+        # which with ``-c`` is ``python -c gevent`` and dies and restarts in a loop.
+        launcher = self.workdir / "odoo-bin"
+        if not launcher.exists():
+            launcher.write_text("import odoo.cli\nodoo.cli.main()\n")
+        return [sys.executable, str(launcher), *args]
 
     def start(self):
         """Install the addon in a new database, then serve it in prefork mode."""
