@@ -26,6 +26,9 @@ READ_CHUNK = 1000
 # Delivery cap on Retry-After / backoff: a server asking for more than this is
 # retried later by the outbox anyway.
 MAX_RETRY_DELAY = 3600.0
+# A delivery that needs the external id a queued delivery of its binding owner
+# will bring waits this long, then looks again (no attempt is counted).
+AWAIT_BINDING_SECONDS = 1.0
 
 
 class OutboundResult(dict):
@@ -528,20 +531,41 @@ def deliver(item):
     try:
         prepared = plan.prepare(item.res_model, ids, payloads, records.browse(ids), paginated,
                                 url=item.request_url or None)
+    except outbound_sync.MissingExternalId as exc:
+        due = plan.awaits_binding(item.res_model, ids[0])
+        if due is not None:
+            # The POST that brings the id is still queued (a rule queued this
+            # update while the record was being created): after it, not before.
+            wait = timedelta(seconds=AWAIT_BINDING_SECONDS)
+            item.write({"state": "retrying", "next_attempt_at": max(utc_now(), due) + wait,
+                        "last_error": _("Waiting for the delivery that brings the external "
+                                        "id: %s", exc)})
+            return Log
+        return _refused(item, factory, attempt, ids, exc)
     except outbound_sync.Refusal as exc:
-        result = factory.unsent(str(exc))
-        item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt,
-                    "last_attempt_at": utc_now(), "last_status_code": 0})
-        _settle_earlier_attempts(item)
-        return Log.create(factory.attempt_log_values(
-            result, state="failed", attempt=attempt, res_model=item.res_model, res_ids=ids,
-            outbox_id=item.id))
+        return _refused(item, factory, attempt, ids, exc)
     if not prepared.ids:
         item.write({"state": "done", "attempt_count": attempt, "last_attempt_at": utc_now(),
                     "last_error": False})
         _settle_earlier_attempts(item)
         return Log.create(skipped_log_values(factory, item.res_model, prepared.skipped,
                                              outbox_id=item.id))
+    return _send_item(item, config, factory, plan, prepared, attempt)
+
+
+def _refused(item, factory, attempt, ids, exc):
+    """Fail an outbox item whose request could not be built; return its log."""
+    result = factory.unsent(str(exc))
+    item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt,
+                "last_attempt_at": utc_now(), "last_status_code": 0})
+    _settle_earlier_attempts(item)
+    return item.env["bj.api.log"].sudo().create(factory.attempt_log_values(
+        result, state="failed", attempt=attempt, res_model=item.res_model, res_ids=ids,
+        outbox_id=item.id))
+
+
+def _send_item(item, config, factory, plan, prepared, attempt):
+    """Send a prepared outbox item and record its outcome; return its log."""
     result = factory.send(prepared.body, item.idempotency_key, prepared.url)
     vals = outcome_values(config, result, attempt, item.max_attempts, factory.secrets)
     state = ITEM_TO_LOG_STATE[vals["state"]]
@@ -553,9 +577,9 @@ def deliver(item):
         res_ids=prepared.ids, outbox_id=item.id,
     )
     user = item.create_uid if item.create_uid.active else item.env.user
-    problems = plan.settle(item.res_model, prepared, result, None, item.env(user=user.id,
-                                                                            su=False))
+    problems = plan.settle(item.res_model, prepared, result, None,
+                           item.env(user=user.id, su=False))
     plan.flush()
     if problems:
         log_values["error_message"] = masking.mask_text(problems, factory.secrets)
-    return Log.create(log_values)
+    return item.env["bj.api.log"].sudo().create(log_values)

@@ -55,6 +55,10 @@ class Refusal(Exception):
     message names the configuration and the record."""
 
 
+class MissingExternalId(Refusal):
+    """``{external_id}`` cannot be filled: the record has no binding with an id."""
+
+
 @dataclass
 class Prepared:
     """One request ready to go: the records kept, their mapped payloads and
@@ -211,7 +215,7 @@ class SyncPlan:
             external_id = self.binding(res_model, ids[0])[0] if self.track else None
             if not external_id:
                 owner = self.config.browse(self.owner_id)
-                raise Refusal(_(
+                raise MissingExternalId(_(
                     "%(config)s: %(model)s(%(id)s) has no external id yet (no binding of "
                     "%(owner)s holds one; it is stored when a delivery's answer carries "
                     "it at %(path)s), so {external_id} cannot be filled; not sent.",
@@ -219,6 +223,18 @@ class SyncPlan:
                     path=owner.response_id_path or "id"))
             template = url_template.render(template, external_id=external_id)
         return template
+
+    def awaits_binding(self, res_model, res_id):
+        """Return when the waiting delivery of the binding owner config for this
+        record is due (it may bring the external id this delivery lacks), or None."""
+        if self.owner_id == self.config.id:
+            return None
+        self.cr.execute("""
+            SELECT min(next_attempt_at) FROM bj_api_outbox
+             WHERE config_id = %s AND res_model = %s AND state IN ('pending', 'retrying')
+               AND %s = ANY(string_to_array(res_ids, ',')::int[])
+        """, (self.owner_id, res_model, res_id))
+        return self.cr.fetchone()[0]
 
     def _script_context(self, records, res_model, extra):
         env = records.env if records is not None else self.config.env

@@ -134,6 +134,24 @@ class TestBindings(BjApiSyncCase):
         self.assertIn("CRM create", log.error_message)
         self.assertFalse(self.env["bj.api.outbox"].search([("config_id", "=", put.id)]))
 
+    def test_a_put_queued_before_its_post_waits_for_the_id(self):
+        partner = self.partners[0]
+        put = self.put_config()
+        Outbox = self.env["bj.api.outbox"]
+        # As Odoo's rules do while creating a record: the update first, then the create.
+        update = Outbox._enqueue(put, partner, "update")
+        create = Outbox._enqueue(self.post, partner, "create")
+        self.server.script("/customers", [Response(201, {"id": "crm_w"})])
+        Outbox._cron_deliver(limit=5)
+        self.assertEqual(create.state, "done")
+        self.assertEqual((update.state, update.attempt_count), ("retrying", 0))
+        self.assertIn("Waiting for the delivery", update.last_error)
+        self.assertEqual([r.method for r in self.server.requests], ["POST"])
+        update.next_attempt_at = update.create_date
+        Outbox._cron_deliver(limit=5)
+        self.assertEqual(update.state, "done", update.last_error)
+        self.assertEqual(self.server.requests[-1].raw_path, "/customers/crm_w")
+
     def test_field_placeholders_are_url_encoded(self):
         config = self.make_out_config(name="By ref",
                                       url=self.server.url + "/c/{ref}?country={country_id.code}")
