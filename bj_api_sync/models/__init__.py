@@ -17,6 +17,10 @@ from . import (
     bj_http_method,
     ir_http,
     res_config_settings,
-    # Last: its SQL view reads the tables of the models above.
-    bj_api_dashboard,
 )
+
+# isort: off
+# Last: its SQL view reads the tables of the models above.
+from . import bj_api_dashboard
+# isort: on
+

@@ -4,16 +4,15 @@ from datetime import timedelta
 from odoo import _, fields, models, tools
 
 # Calls counted: no connection test, no run that sent nothing (Only Changed).
-COUNTED = "l.is_connection_test IS NOT TRUE AND l.state <> 'skipped'"
-
-VIEW_SQL = f"""
+VIEW_SQL = """
 CREATE OR REPLACE VIEW bj_api_dashboard AS
 WITH window_logs AS (
     SELECT l.config_id, l.state, l.duration_ms,
            l.create_date >= (now() AT TIME ZONE 'UTC') - interval '24 hours' AS recent
       FROM bj_api_log l
      WHERE l.create_date >= (now() AT TIME ZONE 'UTC') - interval '7 days'
-       AND l.config_id IS NOT NULL AND {COUNTED}
+       AND l.config_id IS NOT NULL
+       AND l.is_connection_test IS NOT TRUE AND l.state <> 'skipped'
 ), stats AS (
     SELECT config_id,
            count(*) FILTER (WHERE recent) AS requests_24h,
@@ -90,7 +89,7 @@ class BjApiDashboard(models.Model):
     retrying_count = fields.Integer(string="Retrying", readonly=True)
     last_error = fields.Text(readonly=True)
     last_error_log_id = fields.Many2one("bj.api.log", readonly=True)
-    last_error_at = fields.Datetime(string="Last Error At", readonly=True)
+    last_error_at = fields.Datetime(readonly=True)
 
     def init(self):
         """Create the view, and the indexes its aggregates read."""
