@@ -3,7 +3,8 @@ from datetime import timedelta
 
 from odoo import _, fields, models, tools
 
-# Calls counted: no connection test, no run that sent nothing (Only Changed).
+# Calls counted: no connection test, no run that sent nothing (Only Changed). A
+# failure is an attempt that failed, final or to be retried.
 VIEW_SQL = """
 CREATE OR REPLACE VIEW bj_api_dashboard AS
 WITH window_logs AS (
@@ -16,13 +17,13 @@ WITH window_logs AS (
 ), stats AS (
     SELECT config_id,
            count(*) FILTER (WHERE recent) AS requests_24h,
-           count(*) FILTER (WHERE recent AND state = 'failed') AS failures_24h,
+           count(*) FILTER (WHERE recent AND state IN ('failed', 'retrying')) AS failures_24h,
            count(*) FILTER (WHERE recent AND state = 'success') AS successes_24h,
            -- one sort per window gives both percentiles
            percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY duration_ms)
                FILTER (WHERE recent) AS p_24h,
            count(*) AS requests_7d,
-           count(*) FILTER (WHERE state = 'failed') AS failures_7d,
+           count(*) FILTER (WHERE state IN ('failed', 'retrying')) AS failures_7d,
            count(*) FILTER (WHERE state = 'success') AS successes_7d,
            percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY duration_ms) AS p_7d
       FROM window_logs
@@ -56,7 +57,8 @@ SELECT c.id AS id, c.id AS config_id, c.request_type, c.company_id,
   LEFT JOIN backlog b ON b.config_id = c.id
   LEFT JOIN LATERAL (
         SELECT l.id, l.error_message, l.create_date FROM bj_api_log l
-         WHERE l.config_id = c.id AND l.state = 'failed' AND l.is_connection_test IS NOT TRUE
+         WHERE l.config_id = c.id AND l.state IN ('failed', 'retrying')
+           AND l.error_message IS NOT NULL AND l.is_connection_test IS NOT TRUE
          ORDER BY l.create_date DESC, l.id DESC LIMIT 1) e ON true
  WHERE c.active
 """
@@ -104,7 +106,8 @@ class BjApiDashboard(models.Model):
         # The last error of each configuration, found at once however many successes.
         self.env.cr.execute("""
             CREATE INDEX IF NOT EXISTS bj_api_log_dashboard_failed_idx
-                ON bj_api_log (config_id, create_date DESC, id DESC) WHERE state = 'failed'
+                ON bj_api_log (config_id, create_date DESC, id DESC)
+             WHERE state IN ('failed', 'retrying') AND error_message IS NOT NULL
         """)
 
     # ------------------------------------------------------------------ actions
@@ -125,7 +128,7 @@ class BjApiDashboard(models.Model):
 
     def action_open_failures_24h(self):
         """Open the failed calls of the last 24 hours."""
-        return self._open_logs(24, [("state", "=", "failed")],
+        return self._open_logs(24, [("state", "in", ("failed", "retrying"))],
                                _("%s: failures, 24 hours", self.config_id.name))
 
     def action_open_requests_7d(self):
@@ -134,7 +137,7 @@ class BjApiDashboard(models.Model):
 
     def action_open_failures_7d(self):
         """Open the failed calls of the last 7 days."""
-        return self._open_logs(24 * 7, [("state", "=", "failed")],
+        return self._open_logs(24 * 7, [("state", "in", ("failed", "retrying"))],
                                _("%s: failures, 7 days", self.config_id.name))
 
     def _open_queue(self, states, name):

@@ -35,6 +35,7 @@ class TestDashboard(BjApiSyncCase):
         log("success", 5, 1, is_connection_test=True)  # a test is no delivery
         log("skipped", 0, 1)  # nor a run that sent nothing
         log("success", 1, 24 * 10)  # outside both windows
+        log("retrying", 50, 30, error_message="timeout")  # a failed attempt, to be retried
         cls.env.invalidate_all()
         Outbox = cls.env["bj.api.outbox"]
         from ..services import outbound
@@ -53,8 +54,8 @@ class TestDashboard(BjApiSyncCase):
         self.assertAlmostEqual(row.success_rate_24h, 80.0)
         self.assertAlmostEqual(row.p50_24h, 30.0)
         self.assertAlmostEqual(row.p95_24h, 88.0)  # interpolated between 40 and 100
-        self.assertEqual((row.requests_7d, row.failures_7d), (7, 2))
-        self.assertAlmostEqual(row.success_rate_7d, 500 / 7, places=3)
+        self.assertEqual((row.requests_7d, row.failures_7d), (8, 3))
+        self.assertAlmostEqual(row.success_rate_7d, 500 / 8, places=3)
         self.assertEqual((row.pending_count, row.retrying_count), (1, 1))
         self.assertEqual(row.last_error, "HTTP 500: boom")
         self.assertEqual(row.last_error_log_id, self.recent_failure)
@@ -73,7 +74,7 @@ class TestDashboard(BjApiSyncCase):
         row = self.row(self.config)
         Log = self.env["bj.api.log"]
         for method, count in (("action_open_requests_24h", 5), ("action_open_failures_24h", 1),
-                              ("action_open_requests_7d", 7), ("action_open_failures_7d", 2)):
+                              ("action_open_requests_7d", 8), ("action_open_failures_7d", 3)):
             action = getattr(row, method)()
             self.assertEqual(action["res_model"], "bj.api.log")
             self.assertEqual(Log.search_count(action["domain"]), count, method)
