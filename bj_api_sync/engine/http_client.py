@@ -22,6 +22,7 @@ import re
 import threading
 import time
 import urllib.request
+import uuid
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,7 +38,7 @@ from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.util import Retry as _Retry
 from urllib3.util import Timeout as _Timeout
 
-from . import masking, policy, url_guard
+from . import masking, policy, signing, url_guard
 
 _logger = logging.getLogger(__name__)
 
@@ -86,6 +87,10 @@ class OutboundRequest:
     ``refuse_internal`` the address really connected to must be public: a
     connection to this machine or a private network is closed before anything
     is sent, and the attempt fails (webhook targets; without a proxy).
+    With a ``signing_secret`` each attempt carries the Standard Webhooks
+    headers (see :mod:`.signing`): ``webhook-id`` is the Idempotency-Key,
+    the timestamp is the attempt's, the signature covers the exact body
+    bytes sent. The secret is kept out of ``repr()`` and never logged.
     """
 
     method: str
@@ -96,6 +101,7 @@ class OutboundRequest:
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
     idempotency_key: str | None = None
     refuse_internal: bool = False
+    signing_secret: str | None = field(default=None, repr=False)
 
     def __post_init__(self):
         """Normalise the method to upper case (configs store verbs as typed)."""
@@ -579,7 +585,7 @@ def _timeout(connect: float, read: float):
     return _Timeout(connect=connect, read=read)
 
 
-_UNCACHED_HEADERS = frozenset({"idempotency-key", "content-length"})
+_UNCACHED_HEADERS = frozenset({"idempotency-key", "content-length", *signing.HEADERS})
 
 
 @functools.lru_cache(maxsize=256)
@@ -886,6 +892,30 @@ def _send_requests(session, request, headers, data, timeout, result, cap):
     return response.status_code, response.reason, response.headers, raw
 
 
+def _sign(request: OutboundRequest, headers: dict, data: bytes | None) -> str | None:
+    """Add the Standard Webhooks headers of this attempt to ``headers`` (in place),
+    signed over ``data``, the exact body bytes sent; return an error message
+    (the secret is not in it) when the secret is unusable, else None.
+
+    The message id is the Idempotency-Key sent (the same on every retry);
+    headers of the same names set by the caller are replaced.
+    """
+    msg_id = next((value for name, value in headers.items()
+                   if name.lower() == "idempotency-key"), None)
+    if not msg_id:
+        msg_id = "msg_" + uuid.uuid4().hex
+    try:
+        signed = signing.sign(request.signing_secret, msg_id, time.time(), data)
+    except signing.SigningSecretError as exc:
+        _logger.warning("outbound %s %s not sent: %s", request.method,
+                        _host_of(request.url), exc)
+        return f"Not sent: {exc}"
+    for name in [name for name in headers if name.lower() in signing.HEADERS]:
+        del headers[name]
+    headers.update(signed)
+    return None
+
+
 def send_once(
     request: OutboundRequest,
     *,
@@ -904,15 +934,21 @@ def send_once(
     """
     timeout = normalise_timeout(request.timeout)
     headers, body = prepare(request)
+    data = body.encode("utf-8") if body is not None else None
+    signing_error = None
+    if request.signing_secret:
+        signing_error = _sign(request, headers, data)
     result = AttemptResult(
         outcome=policy.FAIL, sent_headers=dict(headers), sent_body=body, url=request.url
     )
+    if signing_error:
+        result.error = signing_error
+        return result
     if session is None:
         session = get_session("default")
     cap = max(int(max_response_bytes), 0)
     start = time.monotonic()
     try:
-        data = body.encode("utf-8") if body is not None else None
         answer = None
         if _direct_ok(session):
             answer = _send_direct(session, request, headers, data, timeout, result, cap)
