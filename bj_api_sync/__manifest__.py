@@ -19,6 +19,7 @@
         "data/ir_cron_inbound_data.xml",
         "views/bj_api_sync_config_views.xml",
         "views/bj_api_sync_config_trigger_views.xml",
+        "views/bj_api_sync_config_signing_views.xml",
         "views/bj_api_sync_binding_views.xml",
         "views/bj_api_log_views.xml",
         "views/bj_api_outbox_views.xml",

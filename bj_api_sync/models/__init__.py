@@ -8,6 +8,7 @@ from . import (
     bj_api_sync_config_import,
     bj_api_sync_config_inbound,
     bj_api_sync_config_line,
+    bj_api_sync_config_signing,
     bj_api_sync_config_sync,
     bj_api_sync_config_triggers,
     bj_api_sync_header,

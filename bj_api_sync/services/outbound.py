@@ -51,7 +51,8 @@ class OutboundResult(dict):
 # ---------------------------------------------------------------- request parts
 def config_secrets(config):
     """Return the values that must never appear in a log for this config."""
-    secrets = [config.auth_password, config.bearer_token, config.auth_login]
+    secrets = [config.auth_password, config.bearer_token, config.auth_login,
+               config.sudo().signing_secret]
     if config.auth_type == "custom":
         secrets += config.header_ids.mapped("value")
     return tuple(s for s in secrets if s)
@@ -111,6 +112,8 @@ class RequestFactory:
             ) from exc
         self.params = base_params(config)
         self.secrets = config_secrets(config)
+        # A manager-only field; every delivery of the config is signed with it.
+        self.signing_secret = config.sudo().signing_secret or None
         self.identifier = identifier_key(config)
         try:
             self.timeout = http_client.normalise_timeout(
@@ -148,6 +151,7 @@ class RequestFactory:
             timeout=self.timeout,
             idempotency_key=idempotency_key,
             refuse_internal=self.guard_internal,
+            signing_secret=self.signing_secret,
         )
 
     def send(self, body, idempotency_key, url=None):

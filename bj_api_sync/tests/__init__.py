@@ -22,6 +22,7 @@ from . import (
     test_outbox_concurrency,
     test_row_payloads,
     test_security,
+    test_signing,
     test_tour_config,
     test_views,
 )
