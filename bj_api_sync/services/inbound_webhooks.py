@@ -9,16 +9,23 @@ conditions as filter domain) and one ``base.automation`` rule per event whose
 server action calls ``bj.api.webhook._bj_fire``. Only BJ API managers, or
 users who may read the model, may subscribe; ``GET /webhooks`` lists the
 caller's own webhooks and ``DELETE /webhooks/{id}`` removes one.
+
+With ``"signing": true`` the webhook's config gets a Standard Webhooks signing
+secret (every delivery then carries ``webhook-id``, ``webhook-timestamp`` and
+``webhook-signature``); the 201 answer returns it as ``signing_secret``, the only
+time it is shown (``GET /webhooks`` never does).
 """
 from urllib.parse import urlparse
 
-from ..engine import mapping_in, openapi, query
+from ..engine import mapping_in, openapi, query, signing
 from ..engine.errors import ApiError
 from ..engine.url_guard import ALLOW_INTERNAL_PARAM, allows_internal, internal_host
 from ..models.bj_api_webhook import EVENT_TRIGGERS
 
-_WEBHOOK_KEYS = ("url", "events", "model", "fields", "conditions", "authentication")
-_SUBSCRIBE_KEYS = ("callback_url", "events", "model", "fields", "filters", "authentication")
+_WEBHOOK_KEYS = ("url", "events", "model", "fields", "conditions", "authentication",
+                 "signing")
+_SUBSCRIBE_KEYS = ("callback_url", "events", "model", "fields", "filters", "authentication",
+                   "signing")
 _AUTH_KEYS = ("type", "token", "username", "password", "header_name", "header_value")
 
 
@@ -171,8 +178,14 @@ def _parse(env, infra, caller, body, style):
         raise ApiError.validation(
             f"Model {model_name} has no 'state' field: 'state.changed' cannot be "
             "subscribed", parameter="events")
+    signed = body.get("signing", False)
+    if not isinstance(signed, bool):
+        raise ApiError.validation("'signing' must be true or false", parameter="signing")
+    auth_values = _authentication(body.get("authentication"))
+    if signed:
+        auth_values["signing_secret"] = signing.generate_secret()
     return {"url": url, "events": events, "model_name": model_name, "field_names": names,
-            "domain": domain, "auth_values": _authentication(body.get("authentication"))}
+            "domain": domain, "auth_values": auth_values}
 
 
 def register(env, infra, caller, body, style):
@@ -183,7 +196,12 @@ def register(env, infra, caller, body, style):
     """
     subscription = _parse(env, infra, caller, body, style)
     webhook = infra["bj.api.webhook"]._bj_subscribe(caller.uid, **subscription)
-    return 201, {"success": True, "webhook_id": webhook.public_id, "status": "active"}
+    answer = {"success": True, "webhook_id": webhook.public_id, "status": "active"}
+    secret = subscription["auth_values"].get("signing_secret")
+    if secret:
+        # Shown this once: the caller keeps it to verify the deliveries.
+        answer["signing_secret"] = secret
+    return 201, answer
 
 
 def list_own(infra, caller):

@@ -10,6 +10,7 @@ from . import (
     test_http_inbound_errors,
     test_http_inbound_limits,
     test_http_inbound_webhooks,
+    test_http_signing,
     test_import,
     test_inbound_log,
     test_install,
