@@ -393,6 +393,15 @@ def _webhook_authentication_schema():
     }
 
 
+def _signing_schema():
+    return {
+        "type": "boolean", "default": False,
+        "description": "Sign every delivery the Standard Webhooks way (headers webhook-id, "
+        "webhook-timestamp, webhook-signature); the answer then returns the signing "
+        "secret, once.",
+    }
+
+
 def _webhook_input_schema():
     return {
         "type": "object",
@@ -408,6 +417,7 @@ def _webhook_input_schema():
             "fields": _string_list(),
             "conditions": _domain_schema(),
             "authentication": _ref("schemas", "WebhookAuthentication"),
+            "signing": _signing_schema(),
         },
     }
 
@@ -432,6 +442,7 @@ def _event_subscription_input_schema():
                                          "maxItems": 2, "items": {}},
             },
             "authentication": _ref("schemas", "WebhookAuthentication"),
+            "signing": _signing_schema(),
         },
     }
 
@@ -458,6 +469,11 @@ def _webhook_created_schema():
             "success": {"type": "boolean"},
             "webhook_id": {"type": "string", "example": "wh_123456"},
             "status": {"type": "string", "example": "active"},
+            "signing_secret": {
+                "type": "string", "example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw",
+                "description": "With \"signing\": true only, and only in this answer: "
+                "the secret that verifies the deliveries' webhook-signature.",
+            },
         },
     }
 

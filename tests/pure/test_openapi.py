@@ -534,7 +534,7 @@ def test_webhook_schemas(doc):
     webhook = schemas["WebhookInput"]
     assert webhook["required"] == ["url", "events", "model"]
     assert set(webhook["properties"]) == {"url", "events", "model", "fields", "conditions",
-                                          "authentication"}
+                                          "authentication", "signing"}
     auth = schemas["WebhookAuthentication"]["properties"]
     assert set(auth) == {"type", "token", "username", "password", "header_name",
                          "header_value"}
@@ -544,8 +544,10 @@ def test_webhook_schemas(doc):
     assert subscribe["properties"]["events"]["items"]["enum"] == [
         "record.created", "record.updated", "record.deleted", "state.changed"]
     assert subscribe["properties"]["filters"]["type"] == "object"
+    assert subscribe["properties"]["signing"]["type"] == "boolean"
     created = schemas["WebhookCreated"]
     assert created["required"] == ["success", "webhook_id", "status"]
+    assert created["properties"]["signing_secret"]["type"] == "string"
 
 
 def test_empty_resource_list_still_describes_webhooks():
