@@ -49,8 +49,9 @@ class BjApiLog(models.Model):
     error_message = fields.Text()
     status_text = fields.Char(
         string="Status", compute="_compute_status_text",
-        help="The HTTP status code, or \"no response\" when none came (connection error, "
-        "timeout, or nothing sent).")
+        help="The HTTP status code; \"no response\" when none came (connection error, "
+        "timeout); \"not sent\" when no request went out (Only Changed, a record without "
+        "external id, a failing request script).")
     is_connection_test = fields.Boolean(
         string="Connection Test", index=True, readonly=True,
         help="Written by Test Connection: not a delivery, and not counted as one.")
@@ -92,10 +93,17 @@ class BjApiLog(models.Model):
             cr.execute(SQL("ALTER TABLE bj_api_log ALTER COLUMN %s SET COMPRESSION lz4",
                            SQL.identifier(column)))
 
-    @api.depends("status_code")
+    @api.depends("status_code", "state", "request_headers")
     def _compute_status_text(self):
         for log in self:
-            log.status_text = str(log.status_code) if log.status_code else _("no response")
+            if log.status_code:
+                log.status_text = str(log.status_code)
+            elif log.state == "skipped" or not log.request_headers:
+                # Nothing went on the wire (Only Changed, or a request that could
+                # not be built): there was no answer to wait for.
+                log.status_text = _("not sent")
+            else:
+                log.status_text = _("no response")
 
     @api.depends("http_method", "url", "status_code", "is_connection_test")
     def _compute_display_label(self):

@@ -131,6 +131,7 @@ class TestBindings(BjApiSyncCase):
         log = self.Log.browse(result.log_id)
         self.assertEqual(log.state, "failed")
         self.assertIn("no external id", log.error_message)
+        self.assertEqual(log.status_text, "not sent")
         self.assertIn("CRM create", log.error_message)
         self.assertFalse(self.env["bj.api.outbox"].search([("config_id", "=", put.id)]))
 
@@ -276,6 +277,7 @@ class TestBindings(BjApiSyncCase):
         log = self.Log.browse(again.log_id)
         self.assertEqual(log.state, "skipped")
         self.assertIn("2 record(s) unchanged", log.summary)
+        self.assertEqual(log.status_text, "not sent")
         self.assertFalse(log.error_message)
         self.partners[1].email = "changed@example.com"
         third = self.send(self.post, self.partners)
