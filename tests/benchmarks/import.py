@@ -490,7 +490,8 @@ def report(fig, args):
         print("memory: skipped (--skip-memory)")
         return
     samples = ", ".join(f"page {p}: {mb:.0f} MB" for p, mb in mem["samples"])
-    print(f"memory, {mem['records']:,} items over {mem['pages']} pages: peak RSS growth "
+    print(f"memory, {mem['records']:,} items over {mem['pages']} pages (the last one, short "
+          f"or empty, ends the run): peak RSS growth "
           f"{mem['growth_mb']:.1f} MB (ru_maxrss; target < 50 MB: "
           f"{verdict(mem['growth_mb'] < 50)}); RSS {mem['rss_before_mb']:.0f} MB before, "
           f"{samples}; {rate(mem):,.1f} records/s ({mem['seconds']:.1f} s), "
