@@ -189,7 +189,7 @@ registry.category("web_tour.tours").add("bj_api_sync_config_tour", {
                     `:has(td[name=config_id]:contains("${CONFIG_NAME}"))` +
                     `:has(td[name=url]:contains("${sink}"))` +
                     ":has(td[name=http_method]:contains('HEAD'))" +
-                    ":has(td[name=status_code]:contains('200'))" +
+                    ":has(td[name=status_text]:contains('200'))" +
                     ":has(td[name=state]:contains('Success'))",
                 extra_trigger: ".o_breadcrumb:contains('Logs')",
                 run(actions) {
@@ -206,7 +206,7 @@ registry.category("web_tour.tours").add("bj_api_sync_config_tour", {
                     `.o_form_view .o_field_widget[name=request_headers]:contains("${HEADER_KEY}")` +
                     `:contains("${HEADER_VALUE}"):contains("Authorization")` +
                     `:not(:contains("${BEARER_TOKEN}"))`,
-                extra_trigger: ".o_form_view .o_field_widget[name=status_code]:contains('200')",
+                extra_trigger: ".o_form_view .o_field_widget[name=status_text]:contains('200')",
                 isCheck: true,
             },
             {
