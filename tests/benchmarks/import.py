@@ -4,7 +4,7 @@ Run with a Python that imports Odoo 17, PostgreSQL reachable (see README):
 
     python3 tests/benchmarks/import.py                  # scratch database, dropped after
     python3 tests/benchmarks/import.py --records 2000 --memory-items 20000   # quicker
-    python3 tests/benchmarks/import.py --profile        # cProfile of the import phase too
+    python3 tests/benchmarks/import.py --profile        # and one import run under cProfile
 
 It creates a scratch database with bj_api_sync, an internal user ("Bench API",
 partner manager) with an Odoo API key, and starts a paged API on 127.0.0.1 in
@@ -12,19 +12,26 @@ its own process (paged_api.py: ``GET /people/<tag>/<N>?page=k&per_page=100``
 answers ``{"records": [{"name", "mail", "phone"}, ...]}``). Each phase runs in a
 fresh process:
 
-  1. import: ``config._run_import()`` of N new items, 100 per page (a GET
+  1. ``config._run_import()`` of N new items, 100 per page (a GET
      config, ``response_action='import'``, page-number pagination, lines
      name, mail -> email as the Record Identifier, phone; Run As User the bench
      user), wall time of the call, records checked in the database after;
-  2. http: Odoo started (threaded, ``--workers 0``) on a free port of
-     127.0.0.1 against the same database; the same N records (same three
-     fields) created through N ``/jsonrpc`` ``execute_kw`` ``create`` calls
-     (keep-alive ``requests.Session``, API key as password), then through
-     ``POST /api/sync/v1/<endpoint>/batch`` with 1,000 ``create`` operations per
-     call (``transaction: true``, an inbound config with the same lines but no
-     Record Identifier: the batch's fastest path, consecutive creates in one
-     ``create()``); for information also with mail as Record Identifier
-     (batch upserts, one lookup and create per operation);
+  2. Odoo started (threaded, ``--workers 0``) on a free port of 127.0.0.1
+     against the same database; the same records (same three fields)
+     created through ``/jsonrpc`` ``execute_kw`` ``create`` calls, one record
+     each (keep-alive ``requests.Session``, API key as password), and through
+     ``POST /api/sync/v1/<endpoint>/batch`` with 1,000 ``create`` operations
+     per call (``transaction: true``, an inbound config with the same lines
+     but no Record Identifier: the batch's fastest path, consecutive creates
+     in one ``create()``); for information also one call with mail as Record
+     Identifier (the batch then upserts: one lookup and create per operation).
+
+  The import, the batch and a share of the /jsonrpc calls run in turn
+  ``--repeat`` times (default 3), so that the machine's drift hits them
+  alike; the import's and the batch's median runs are kept, the /jsonrpc
+  rate is over all its calls (``--rpc-records``, default N: at ~15 calls/s
+  that is ~11 minutes; a smaller sample gives the same rate).
+
   3. memory: peak RSS growth (``resource.getrusage().ru_maxrss``, the
      process's high-water mark, before and after the call) of a fresh process
      importing M items over M/100 pages; the RSS of the process is also
@@ -470,7 +477,9 @@ def report(fig, args):
     row("_run_import(), paged API on 127.0.0.1", imp,
         f"{imp['created']} created, {imp['failed']} failed, {imp['pages']} pages, "
         f"{imp['found']} in db, error {imp['error']}{' (profiled)' if imp['profiled'] else ''}")
-    row(f"/jsonrpc execute_kw create, {rpc['records']:,} calls", rpc, f"{rpc['found']} in db")
+    row(f"/jsonrpc execute_kw create, {rpc['records']:,} calls", rpc,
+        f"{rpc['found']} in db [per turn: "
+        + ", ".join(f"{r:.1f}" for r in rpc.get("rates", [])) + " records/s]")
     row(f"/api/sync/v1 batch, {bat['calls']} calls (no identifier)", bat,
         f"{bat['succeeded']} succeeded, {bat['found']} in db")
     row(f"/api/sync/v1 batch, {ups['calls']} call(s) (mail identifier: upserts)", ups,
@@ -508,12 +517,14 @@ def main():
     parser.add_argument("--records", type=int, default=10_000,
                         help="records of the import and of the batch API")
     parser.add_argument("--rpc-records", type=int,
-                        help="records created through /jsonrpc (default: --records)")
+                        help="records created through /jsonrpc, spread over the turns "
+                        "(default: --records)")
     parser.add_argument("--upsert-records", type=int, default=BATCH_SIZE,
                         help="records of the (informational) upserting batch")
     parser.add_argument("--memory-items", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3,
-                        help="import and batch runs, in turn; the medians are kept")
+                        help="turns of import, batch and a share of the /jsonrpc calls; the "
+                        "import's and the batch's medians are kept")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--profile", action="store_true",
                         help="profile one more import run with cProfile and print its top "
@@ -554,18 +565,29 @@ def main():
         print(f"Odoo (threaded) on 127.0.0.1:{port} ...", flush=True)
         server = start_server(args, port)
         http = ["--url", f"http://127.0.0.1:{port}", "--key", key]
-        runs = {"import": [], "batch": []}
+        runs = {"import": [], "batch": [], "jsonrpc": []}
+        # The /jsonrpc calls are spread over the turns.
+        shares = [args.rpc_records // args.repeat + (t < args.rpc_records % args.repeat)
+                  for t in range(args.repeat)]
         for turn in range(1, args.repeat + 1):
-            # The import and the batch API in turn, so that the machine's drift hits both.
+            # The three paths in turn, so that the machine's drift hits them alike.
             print(f"turn {turn}/{args.repeat}: import ...", flush=True)
             runs["import"].append(run_phase(base, "import")["import"])
             print(f"turn {turn}/{args.repeat}: batch API ...", flush=True)
             runs["batch"].append(run_phase(base, "batch", http)["batch"])
+            print(f"turn {turn}/{args.repeat}: /jsonrpc, {shares[turn - 1]:,} create calls ...",
+                  flush=True)
+            runs["jsonrpc"].append(run_phase(base, "rpc", [*http, "--rpc-records",
+                                                           str(shares[turn - 1])])["jsonrpc"])
+        rpc = runs.pop("jsonrpc")
         figures = {name: median_of(found) for name, found in runs.items()}
+        # The calls of every turn together: one rate over all of them.
+        figures["jsonrpc"] = {"seconds": sum(f["seconds"] for f in rpc),
+                              "records": sum(f["records"] for f in rpc),
+                              "found": sum(f["found"] for f in rpc),
+                              "rates": [rate(f) for f in rpc]}
         print("batch API with a Record Identifier ...", flush=True)
         figures.update(run_phase(base, "batch", [*http, "--upsert"]))
-        print(f"/jsonrpc, {args.rpc_records:,} create calls ...", flush=True)
-        figures.update(run_phase(base, "rpc", http))
         server.terminate()
         server.wait(30)
         server = None
