@@ -2,7 +2,7 @@
 how the next page is asked for (``page``, ``offset``, ``cursor``, ``next_link``)."""
 import re
 from dataclasses import dataclass
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 from .mapping_out import get_dotted
 
@@ -99,7 +99,17 @@ class Pager:
             link = link_header_next(_header(headers, "Link"))
         if not link:
             return None
-        return urljoin(url, link), []
+        target = urljoin(url, link)
+        # The configuration's credentials go with every page: never to another server.
+        if _origin(target) != _origin(url):
+            raise PageError(f"the next link {target!r} leaves {_origin(url)}; not followed")
+        return target, []
+
+
+def _origin(url):
+    parts = urlsplit(url)
+    port = parts.port or {"http": 80, "https": 443}.get(parts.scheme)
+    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
 
 
 def _replace(params, key, value):

@@ -103,8 +103,12 @@ class ImportRun:
             self.counts["pages"] += 1
             self._log(result, attempt, "success", ids, self._page_summary(number, items, ids,
                                                                          failures))
-            nxt = self.pager.next_request(number, len(items), data, result.response_headers,
-                                          url, params)
+            try:
+                nxt = self.pager.next_request(number, len(items), data,
+                                              result.response_headers, url, params)
+            except pagination.PageError as exc:
+                self.error = _("After page %(page)s: %(error)s", page=number, error=exc)
+                nxt = None
             # Pages are independent: nothing of this one is kept in memory.
             self.env.flush_all()
             self.env.invalidate_all()

@@ -344,24 +344,19 @@ class _SendRun:
         self.pending_logs = []
 
     def summary(self):
-        """Write the remaining log rows; return the run's OutboundResult."""
-        skipped_log = False
-        if self.skipped:
-            self.pending_logs.append(skipped_log_values(self.factory, self.res_model,
-                                                        self.skipped))
+        """Write the remaining log rows; return the run's OutboundResult (with one
+        more log row, last, for the records left out as unchanged)."""
         if self.pending_logs:
             self._flush_logs()
-        if self.skipped:
-            skipped_log = self.log_ids.pop()
         for entry, log_id in zip(self.results, self.log_ids):
             entry["log_id"] = log_id
         result = summarize(self.results, self.last, self.log_ids, self.outbox_ids)
         result["skipped"] = len(self.skipped)
-        if skipped_log:
-            result["skipped_log_id"] = skipped_log
-            result["log_ids"] = self.log_ids + [skipped_log]
-            if not result["log_id"]:
-                result["log_id"] = skipped_log
+        if self.skipped:
+            skipped = self.Log._insert_many(
+                [skipped_log_values(self.factory, self.res_model, self.skipped)]).id
+            result["log_ids"] = [*self.log_ids, skipped]
+            result["log_id"] = result["log_id"] or skipped
         return result
 
 
@@ -560,7 +555,8 @@ def deliver(item):
 def _refused(item, factory, attempt, ids, exc):
     """Fail an outbox item whose request could not be built; return its log."""
     result = factory.unsent(str(exc))
-    item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt,
+    item.write({"state": "failed", "last_error": masking.mask_text(str(exc), factory.secrets),
+                "attempt_count": attempt,
                 "last_attempt_at": utc_now(), "last_status_code": 0})
     _settle_earlier_attempts(item)
     return item.env["bj.api.log"].sudo().create(factory.attempt_log_values(

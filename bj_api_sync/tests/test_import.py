@@ -86,6 +86,16 @@ class TestImport(BjApiSyncCase):
         self.assertEqual([r.query.get("page") for r in self.server.requests],
                          [None, ["2"], ["3"]])
 
+    def test_next_link_to_another_server_is_not_followed(self):
+        config = self.make_import(import_pagination="next_link", import_next_path="next")
+        elsewhere = self.server.url.replace("127.0.0.1", "localhost") + "/people?page=2"
+        self.server.script("/people", [Response(200, {"records": people(1, 2),
+                                                      "next": elsewhere})])
+        result = config._run_import()
+        self.assertEqual((result["created"], result["pages"]), (2, 1))
+        self.assertIn("leaves http://127.0.0.1", result["error"])
+        self.assertEqual(self.server.count(), 1)  # the credentials went nowhere else
+
     def test_offset_and_cursor(self):
         config = self.make_import(import_pagination="offset", import_page_param="page",
                                   import_size_param="per_page")

@@ -17,38 +17,17 @@ import argparse
 import logging
 import os
 import statistics
-import subprocess
-import sys
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import scratch_db
+from scratch_db import create_database, drop_database
+
 CONFIGS = 20
 REPEAT = 9
 
 
 def odoo_args(args):
-    import odoo
-
-    addons = os.path.join(os.path.dirname(odoo.__file__), "addons")
-    return [f"--db_host={args.db_host}", f"--db_port={args.db_port}",
-            f"--db_user={args.db_user}", f"--addons-path={addons},{ROOT}",
-            "--without-demo=all", "--log-level=warn", "--max-cron-threads=0", "--http-port=0"]
-
-
-def create_database(args):
-    cmd = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *odoo_args(args),
-           "-d", args.db, "-i", "bj_api_sync", "--stop-after-init"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-
-def drop_database(args):
-    import psycopg2
-
-    conn = psycopg2.connect(host=args.db_host, port=args.db_port, user=args.db_user,
-                            dbname="postgres")
-    conn.autocommit = True
-    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{args.db}"')
-    conn.close()
+    return scratch_db.odoo_args(args) + ["--http-port=0"]
 
 
 def load(env, rows):

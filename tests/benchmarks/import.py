@@ -60,7 +60,8 @@ import sys
 import time
 import uuid
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from scratch_db import create_database, drop_database, odoo_args
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 PER_PAGE = 100
 BATCH_SIZE = 1000
@@ -77,17 +78,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def odoo_args(args):
-    import odoo
-
-    addons = os.path.join(os.path.dirname(odoo.__file__), "addons")
-    return [
-        f"--db_host={args.db_host}", f"--db_port={args.db_port}", f"--db_user={args.db_user}",
-        f"--addons-path={addons},{ROOT}", "--without-demo=all", "--log-level=warn",
-        "--max-cron-threads=0",
-    ]
-
-
 def setup_odoo(args):
     import odoo
 
@@ -95,22 +85,6 @@ def setup_odoo(args):
                                                       "--http-port=0"])
     logging.getLogger("odoo").setLevel(logging.WARNING)
     return odoo.registry(args.db)
-
-
-def create_database(args):
-    cmd = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *odoo_args(args),
-           "-d", args.db, "-i", "bj_api_sync", "--stop-after-init", "--http-port=0"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-
-def drop_database(args):
-    import psycopg2
-
-    conn = psycopg2.connect(host=args.db_host, port=args.db_port, user=args.db_user,
-                            dbname="postgres")
-    conn.autocommit = True
-    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{args.db}"')
-    conn.close()
 
 
 def wait_http(url, proc, what, seconds=120):
@@ -235,6 +209,13 @@ def phase_setup(args):
     emit("setup", key=key)
 
 
+def warm_up(env, paged):
+    """Import one page of new items and commit, so that the measured run is warm."""
+    make_import(env, f"{paged.url}/people/{new_tag('warm')}/{PER_PAGE}", PER_PAGE,
+                "Bench warm-up")._run_import()
+    env.cr.commit()
+
+
 def phase_import(args):
     """``_run_import()`` of ``args.records`` new items; optionally profiled."""
     registry = setup_odoo(args)
@@ -242,10 +223,7 @@ def phase_import(args):
 
     with PagedApi() as paged, registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        warm = make_import(env, f"{paged.url}/people/{new_tag('warm')}/{PER_PAGE}", PER_PAGE,
-                           "Bench warm-up")
-        warm._run_import()
-        cr.commit()
+        warm_up(env, paged)
         tag = new_tag("imp")
         config = make_import(env, f"{paged.url}/people/{tag}/{args.records}", args.records,
                              "Bench import")
@@ -389,10 +367,7 @@ def phase_memory(args):
 
     with PagedApi() as paged, registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        warm = make_import(env, f"{paged.url}/people/{new_tag('warm')}/{PER_PAGE}", PER_PAGE,
-                           "Bench warm-up")
-        warm._run_import()
-        cr.commit()
+        warm_up(env, paged)
         tag = new_tag("mem")
         total = args.memory_items
         config = make_import(env, f"{paged.url}/people/{tag}/{total}", total, "Bench memory")

@@ -38,6 +38,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 sys.path.insert(0, os.path.join(ROOT, "bj_api_sync", "tests"))
 
 import fault_server  # noqa: E402  (a test helper that imports no Odoo)
+import scratch_db  # noqa: E402  (beside this script)
+from scratch_db import create_database, drop_database  # noqa: E402
 
 FIELDS = ["name", "email", "phone", "id", "country_id"]
 # Turns of the two batched measurements (each keeps its median): one takes ~0.1 s.
@@ -45,14 +47,7 @@ BATCH_REPEAT = 7
 
 
 def odoo_args(args):
-    import odoo
-
-    addons = os.path.join(os.path.dirname(odoo.__file__), "addons")
-    return [
-        f"--db_host={args.db_host}", f"--db_port={args.db_port}", f"--db_user={args.db_user}",
-        f"--addons-path={addons},{ROOT}", "--without-demo=all", "--log-level=warn",
-        "--max-cron-threads=0", "--http-port=0",
-    ]
+    return scratch_db.odoo_args(args) + ["--http-port=0"]
 
 
 def setup_odoo(args):
@@ -61,22 +56,6 @@ def setup_odoo(args):
     odoo.tools.config.parse_config(odoo_args(args) + [f"--database={args.db}"])
     logging.getLogger("odoo").setLevel(logging.WARNING)
     return odoo.registry(args.db)
-
-
-def create_database(args):
-    cmd = [sys.executable, "-c", "import odoo.cli; odoo.cli.main()", *odoo_args(args),
-           "-d", args.db, "-i", "bj_api_sync", "--stop-after-init"]
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-
-
-def drop_database(args):
-    import psycopg2
-
-    conn = psycopg2.connect(host=args.db_host, port=args.db_port, user=args.db_user,
-                            dbname="postgres")
-    conn.autocommit = True
-    conn.cursor().execute(f'DROP DATABASE IF EXISTS "{args.db}"')
-    conn.close()
 
 
 def insert_partners(env, count, tag):

@@ -95,3 +95,19 @@ def test_max_pages_bounds_every_style():
 def test_unknown_style():
     with pytest.raises(ValueError):
         Pager("pages")
+
+
+@pytest.mark.parametrize("link", ["https://evil.test/items?page=2", "http://api.test/items?page=2",
+                                  "https://api.test:8443/items?page=2", "//evil.test/x"])
+def test_next_link_to_another_server_is_refused(link):
+    pager = Pager("next_link", next_path="next")
+    with pytest.raises(PageError, match="leaves https://api.test:443"):
+        pager.next_request(1, 10, {"next": link}, {}, URL, [])
+    with pytest.raises(PageError):
+        pager.next_request(1, 10, [], {"Link": f'<{link}>; rel="next"'}, URL, [])
+
+
+def test_next_link_on_the_same_server_is_followed():
+    pager = Pager("next_link", next_path="next")
+    assert pager.next_request(1, 10, {"next": "https://API.test:443/items?page=2"}, {}, URL,
+                              [])[0] == "https://API.test:443/items?page=2"
