@@ -20,6 +20,7 @@
         "views/bj_api_sync_config_views.xml",
         "views/bj_api_sync_config_trigger_views.xml",
         "views/bj_api_sync_config_signing_views.xml",
+        "views/bj_api_sync_config_oauth2_views.xml",
         "views/bj_api_sync_binding_views.xml",
         "views/bj_api_log_views.xml",
         "views/bj_api_outbox_views.xml",

@@ -1,7 +1,8 @@
 """Authentication headers: building them for outbound calls, reading them inbound.
 
 Outbound, a config's ``auth_type`` (``none`` / ``basic`` / ``bearer`` /
-``custom``) becomes an ``Authorization`` header. Inbound, an ``Authorization``
+``custom`` / ``oauth2``) becomes an ``Authorization`` header (for ``oauth2``,
+the Bearer header of the access token obtained by :mod:`.oauth2`). Inbound, an ``Authorization``
 header is parsed back into its parts, and secrets are compared in constant time.
 """
 
@@ -14,7 +15,7 @@ import re
 
 _logger = logging.getLogger(__name__)
 
-AUTH_TYPES = ("none", "basic", "bearer", "custom")
+AUTH_TYPES = ("none", "basic", "bearer", "custom", "oauth2")
 
 # Header values must not contain control characters: a CR/LF in a secret would
 # let a stored credential inject extra headers into the request.
@@ -41,12 +42,18 @@ def build_auth_headers(auth_type: str | None, *, login=None, password=None, toke
     ``"none"`` (or an empty value) and ``"custom"`` give ``{}`` (custom
     credentials travel in the config's Headers tab); ``"basic"`` gives
     ``Authorization: Basic base64(login:password)`` (UTF-8); ``"bearer"`` gives
-    ``Authorization: Bearer <token>``. Raises :class:`AuthConfigError` when
-    basic has no login, bearer has no token, or the type is unknown.
+    ``Authorization: Bearer <token>``; ``"oauth2"`` gives the Bearer header of
+    ``token`` (the access token of the moment) and ``{}`` while there is none
+    yet. Raises :class:`AuthConfigError` when basic has no login, bearer has no
+    token, or the type is unknown.
     """
     kind = _text(auth_type).strip().lower() or "none"
     if kind in ("none", "custom"):
         return {}
+    if kind == "oauth2":
+        if not _text(token).strip():
+            return {}
+        kind = "bearer"
     if kind == "basic":
         login = _text(login)
         password = _text(password)

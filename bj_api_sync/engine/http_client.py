@@ -25,7 +25,7 @@ import urllib.request
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import requests
 import urllib3
@@ -91,6 +91,9 @@ class OutboundRequest:
     headers (see :mod:`.signing`): ``webhook-id`` is the Idempotency-Key,
     the timestamp is the attempt's, the signature covers the exact body
     bytes sent. The secret is kept out of ``repr()`` and never logged.
+    A ``form_body`` (pairs or a dict) is sent form-urlencoded instead of
+    ``json_body`` (OAuth2 token requests); it is kept out of ``repr()`` too,
+    as it may carry a client secret.
     """
 
     method: str
@@ -102,6 +105,7 @@ class OutboundRequest:
     idempotency_key: str | None = None
     refuse_internal: bool = False
     signing_secret: str | None = field(default=None, repr=False)
+    form_body: list[tuple[str, str]] | dict | None = field(default=None, repr=False)
 
     def __post_init__(self):
         """Normalise the method to upper case (configs store verbs as typed)."""
@@ -317,17 +321,23 @@ def prepare(request: OutboundRequest) -> tuple[dict[str, str], str | None]:
     the request's headers, compared case-insensitively (the caller's spelling
     is kept). ``Idempotency-Key`` is added last unless the caller already set
     one. Headers whose value is None/False (empty Odoo fields) are skipped.
-    The body is compact JSON, or None for GET/HEAD or a None ``json_body``.
+    The body is compact JSON, or None for GET/HEAD or a None ``json_body``;
+    a ``form_body`` is sent form-urlencoded (``Content-Type:
+    application/x-www-form-urlencoded``) instead.
     """
     method = (request.method or "GET").upper()
     body = None
-    if method not in _BODYLESS and request.json_body is not None:
+    content_type = "application/json"
+    if method not in _BODYLESS and request.form_body is not None:
+        body = urlencode(request.form_body)
+        content_type = "application/x-www-form-urlencoded"
+    elif method not in _BODYLESS and request.json_body is not None:
         body = to_json(request.json_body)
     # lower-case name -> (name, value): a case-insensitive dict whose
     # overrides keep the first position and take the new spelling.
     headers = {"user-agent": ("User-Agent", USER_AGENT), "accept": ("Accept", "application/json")}
     if body is not None:
-        headers["content-type"] = ("Content-Type", "application/json")
+        headers["content-type"] = ("Content-Type", content_type)
     for key, value in (request.headers or {}).items():
         if value is None or value is False or not key:
             continue

@@ -1,6 +1,7 @@
 from . import (
     bj_api_cache_mixin,
     bj_api_log,
+    bj_api_oauth2_token,
     bj_api_outbox,
     bj_api_rate_limit,
     bj_api_sync_binding,
@@ -8,6 +9,7 @@ from . import (
     bj_api_sync_config_import,
     bj_api_sync_config_inbound,
     bj_api_sync_config_line,
+    bj_api_sync_config_oauth2,
     bj_api_sync_config_signing,
     bj_api_sync_config_sync,
     bj_api_sync_config_triggers,

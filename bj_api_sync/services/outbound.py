@@ -6,6 +6,7 @@ config in sudo (its secrets are manager-only fields) and writes logs and outbox
 items in sudo, while records are read in the caller's environment.
 """
 
+import dataclasses
 import json
 import logging
 import uuid
@@ -14,8 +15,9 @@ from datetime import datetime, timedelta, timezone
 from odoo import _
 from odoo.exceptions import UserError
 
-from ..engine import auth_headers, batching, http_client, masking, policy, url_template
+from ..engine import auth_headers, batching, http_client, masking, oauth2, policy, url_template
 from ..engine.mapping_out import MappingError, get_dotted
+from . import oauth2 as oauth2_tokens
 from . import odoo_mapping, outbound_sync
 
 _logger = logging.getLogger(__name__)
@@ -52,14 +54,18 @@ class OutboundResult(dict):
 def config_secrets(config):
     """Return the values that must never appear in a log for this config."""
     secrets = [config.auth_password, config.bearer_token, config.auth_login,
-               config.sudo().signing_secret]
+               config.sudo().signing_secret, config.sudo().oauth2_client_secret]
     if config.auth_type == "custom":
         secrets += config.header_ids.mapped("value")
     return tuple(s for s in secrets if s)
 
 
 def base_headers(config):
-    """Return the config's authentication and custom headers (custom ones win)."""
+    """Return the config's authentication and custom headers (custom ones win).
+
+    An oauth2 config has no authentication header here: its token is added to
+    each attempt by ``RequestFactory.dispatch``.
+    """
     headers = auth_headers.build_auth_headers(
         config.auth_type,
         login=config.auth_login,
@@ -111,7 +117,7 @@ class RequestFactory:
                   error=exc)
             ) from exc
         self.params = base_params(config)
-        self.secrets = config_secrets(config)
+        self.config_secrets = config_secrets(config)
         # A manager-only field; every delivery of the config is signed with it.
         self.signing_secret = config.sudo().signing_secret or None
         self.identifier = identifier_key(config)
@@ -129,6 +135,21 @@ class RequestFactory:
         Webhook = config.env["bj.api.webhook"]
         self.guard_internal = Webhook._bj_guards_target(config)
         self.refusal = Webhook._bj_target_refusal(config) if self.guard_internal else None
+        # OAuth2: the token of the moment, shared with the other workers through
+        # the database, is added to every attempt by dispatch().
+        self.oauth2 = None
+        if config.auth_type == "oauth2":
+            self.oauth2 = oauth2_tokens.TokenSource(
+                config, session=self.session, timeout=self.timeout,
+                refuse_internal=self.guard_internal)
+
+    @property
+    def secrets(self):
+        """The values masked in this run's logs: the config's secrets and the OAuth2
+        access tokens the run has used."""
+        if self.oauth2 is None or not self.oauth2.seen:
+            return self.config_secrets
+        return self.config_secrets + self.oauth2.secrets()
 
     def request(self, body, idempotency_key, url=None):
         """Return the OutboundRequest that sends ``body`` (a dict or a list of dicts)
@@ -171,7 +192,48 @@ class RequestFactory:
         if self.refusal:
             return http_client.AttemptResult(outcome=policy.FAIL, error=self.refusal,
                                              url=request.url)
+        if self.oauth2 is not None:
+            return self._dispatch_oauth2(request)
         return http_client.send_once(request, session=self.session)
+
+    def _dispatch_oauth2(self, request):
+        """Send ``request`` with the OAuth2 token; after a 401, once more with a new
+        token (same Idempotency-Key). A token that cannot be had fails the attempt
+        (retryable when the token server is unreachable or answers 5xx / 429)."""
+        try:
+            token = self.oauth2.access_token()
+        except oauth2.TokenError as exc:
+            return self._token_failure(request, exc)
+        result = http_client.send_once(self._with_token(request, token), session=self.session)
+        if result.status_code != 401:
+            return result
+        _logger.info("bj_api_sync: %s answered 401 to the OAuth2 token of configuration %s "
+                     "(id %s): fetching a new token and sending again once",
+                     masking.mask_url(request.url, self.secrets), self.config.name,
+                     self.config_id)
+        try:
+            token = self.oauth2.access_token(refused=token)
+        except oauth2.TokenError as exc:
+            return self._token_failure(request, exc)
+        return http_client.send_once(self._with_token(request, token), session=self.session)
+
+    @staticmethod
+    def _with_token(request, token):
+        """``request`` with ``Authorization: Bearer <token>`` (replacing any other
+        Authorization header, e.g. one of the Headers tab)."""
+        headers = {key: value for key, value in (request.headers or {}).items()
+                   if str(key).strip().lower() != "authorization"}
+        headers.update(auth_headers.build_auth_headers("oauth2", token=token))
+        return dataclasses.replace(request, headers=headers)
+
+    def _token_failure(self, request, exc):
+        """The AttemptResult of a request not sent for want of a token: nothing went
+        to the API; retried like a connection error when the token server may
+        answer later."""
+        outcome = policy.RETRY if exc.retryable else policy.FAIL
+        return http_client.AttemptResult(
+            outcome=outcome, error=masking.mask_text(str(exc), self.secrets), url=request.url,
+            retry_after=exc.retry_after)
 
     def attempt_log_values(self, result, *, state, attempt, res_model, res_ids, outbox_id=False):
         """Return the bj.api.log values of one attempt, with secrets masked."""

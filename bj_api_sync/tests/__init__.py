@@ -19,6 +19,7 @@ from . import (
     test_one_shape,
     test_orm_internals,
     test_outbound,
+    test_outbound_oauth2,
     test_outbound_schedule,
     test_outbox_concurrency,
     test_row_payloads,

@@ -1,0 +1,362 @@
+"""OAuth2 client credentials of outbound configurations, against a token server and an
+API on 127.0.0.1 (one FaultServer, two paths: ``/oauth/token`` and ``/customers``).
+
+The token cache is written on cursors of its own, committed at once (that is the
+point: every worker sees it, a rollback does not lose it), so each test starts
+and ends by deleting its configuration's row.
+"""
+import base64
+from datetime import datetime, timedelta, timezone
+
+import odoo.sql_db
+from odoo import SUPERUSER_ID, api
+from odoo.exceptions import AccessError, ValidationError
+from odoo.tests import tagged
+from odoo.tools import mute_logger
+
+from ..services import oauth2 as oauth2_tokens
+from .common import BjApiSyncCase
+from .fault_server import FaultServer, Response, refused_url
+
+SECRET = "cs_live_9f8e7d6c5b4a"
+TOKEN_PATH = "/oauth/token"
+API_PATH = "/customers"
+
+
+def token_answer(token, expires_in=3600, **extra):
+    """A token server's 200 answer."""
+    return Response(200, {"access_token": token, "token_type": "Bearer",
+                          "expires_in": expires_in, **extra})
+
+
+INVALID_CLIENT = Response(401, {"error": "invalid_client",
+                                "error_description": "Client authentication failed"})
+
+
+@tagged("post_install", "-at_install")
+class TestOutboundOauth2(BjApiSyncCase):
+    """Tokens fetched once and shared, refreshed on expiry and after a 401, failures
+    reported without secret or token."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.server = FaultServer().start()
+        cls.addClassCleanup(cls.server.stop)
+        cls.Outbox = cls.env["bj.api.outbox"]
+        cls.Log = cls.env["bj.api.log"]
+        cls.Token = cls.env["bj.api.oauth2.token"]
+        cls.partners = cls.env["res.partner"].create([
+            {"name": "Azure Interior", "email": "azure@example.com"},
+            {"name": "Deco Addict", "email": "deco@example.com"},
+            {"name": "Gemini Furniture", "email": "gemini@example.com"},
+        ])
+        cls.config = cls.make_out_config(
+            url=cls.server.url + API_PATH, auth_type="oauth2",
+            oauth2_token_url=cls.server.url + TOKEN_PATH, oauth2_client_id="odoo-client",
+            oauth2_client_secret=SECRET, oauth2_scope="customers:write",
+            max_retries=2, retry_backoff=1.0,
+        )
+        cls.env["bj.api.sync.config.line"].create([
+            {"config_id": cls.config.id, "sequence": 1, "external_key": "name",
+             "field_id": cls._field("res.partner", "name").id},
+        ])
+
+    def setUp(self):
+        super().setUp()
+        self.server.clear()
+        self.forget()
+        self.addCleanup(self.forget)
+
+    # ---------------------------------------------------------------- helpers
+    def forget(self):
+        oauth2_tokens.forget_now(self.env.cr.dbname, [self.config.id])
+
+    def send(self, records=None):
+        return self.Config._make_outbound_http_request(
+            records if records is not None else self.partners[0], self.config.id)
+
+    def token_requests(self):
+        return [r for r in self.server.requests if r.path == TOKEN_PATH]
+
+    def api_requests(self):
+        return [r for r in self.server.requests if r.path == API_PATH]
+
+    def cached_row(self):
+        """The cache row as another worker sees it: read on a cursor of its own."""
+        with odoo.sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
+            cr.execute("SELECT access_token, expires_at, auth_method FROM bj_api_oauth2_token "
+                       "WHERE config_id = %s", (self.config.id,))
+            return cr.fetchone()
+
+    def expire_cached_token(self):
+        with odoo.sql_db.db_connect(self.env.cr.dbname).cursor() as cr:
+            cr.execute("UPDATE bj_api_oauth2_token SET expires_at = %s WHERE config_id = %s",
+                       (datetime.now(timezone.utc).replace(tzinfo=None) - timedelta(seconds=1),
+                        self.config.id))
+
+    def assertNothingLeaks(self, *values):
+        """Neither the client secret nor ``values`` (tokens) are in a log row or an outbox
+        item of the config, in any column."""
+        self.env.flush_all()
+        for table in ("bj_api_log", "bj_api_outbox"):
+            for value in (SECRET, *values):
+                self.env.cr.execute(
+                    f"SELECT count(*) FROM {table} t WHERE t::text LIKE %s",  # noqa: S608
+                    [f"%{value}%"])
+                self.assertEqual(self.env.cr.fetchone()[0], 0, f"{value} in {table}")
+
+    # ------------------------------------------------------------------ tests
+    def test_token_fetched_once_for_several_sends(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-one")])
+        for partner in self.partners:
+            self.assertTrue(self.send(partner).success)
+        self.assertTrue(self.send(self.partners).success)  # one run of three requests
+        self.assertEqual(len(self.token_requests()), 1)
+        [fetch] = self.token_requests()
+        self.assertEqual(fetch.headers["Content-Type"], "application/x-www-form-urlencoded")
+        self.assertEqual(fetch.body, b"grant_type=client_credentials&scope=customers%3Awrite")
+        self.assertEqual(base64.b64decode(fetch.headers["Authorization"].split()[1]),
+                         f"odoo-client:{SECRET}".encode())
+        sent = self.api_requests()
+        self.assertEqual(len(sent), 6)
+        self.assertEqual({r.headers["Authorization"] for r in sent}, {"Bearer tok-one"})
+        logs = self.Log.search([("config_id", "=", self.config.id)])
+        self.assertEqual(len(logs), 6)
+        self.assertIn("Authorization: Bearer ********", logs[0].request_headers)
+        self.assertNothingLeaks("tok-one")
+
+    def test_cache_row_is_shared_and_survives_a_rollback(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-shared")])
+        with self.env.cr.savepoint(flush=False) as savepoint:
+            self.assertTrue(self.send().success)
+            savepoint.rollback()  # the delivery's transaction is undone, the token stays
+        token, expires_at, method = self.cached_row()
+        self.assertEqual(token, "tok-shared")
+        self.assertEqual(method, "client_secret_basic")
+        expected = datetime.now(timezone.utc).replace(tzinfo=None) + timedelta(seconds=3570)
+        self.assertLess(abs((expires_at - expected).total_seconds()), 5)
+        # Another worker: its own cursor and environment read the same row, through the ORM.
+        with self.env.registry.cursor() as cr:
+            other = api.Environment(cr, SUPERUSER_ID, {})["bj.api.oauth2.token"]
+            row = other.search([("config_id", "=", self.config.id)])
+            self.assertEqual(row.access_token, "tok-shared")
+        # And this worker's next run uses it: no second token request.
+        self.assertTrue(self.send(self.partners[1]).success)
+        self.assertEqual(len(self.token_requests()), 1)
+
+    def test_expired_token_is_fetched_again(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-old"), token_answer("tok-new")])
+        self.assertTrue(self.send().success)
+        self.expire_cached_token()
+        self.assertTrue(self.send().success)
+        self.assertEqual(len(self.token_requests()), 2)
+        self.assertEqual([r.headers["Authorization"] for r in self.api_requests()],
+                         ["Bearer tok-old", "Bearer tok-new"])
+        self.assertEqual(self.cached_row()[0], "tok-new")
+
+    def test_short_lived_token_is_used_until_30_s_before_it_expires(self):
+        # 20 s of life: dropped at half its life (10 s), so still used right away...
+        self.server.script(TOKEN_PATH, [token_answer("tok-short", expires_in=20),
+                                        token_answer("tok-next", expires_in=25)])
+        self.assertTrue(self.send().success)
+        self.assertTrue(self.send().success)
+        self.assertEqual(len(self.token_requests()), 1)
+        # ...while a token of 3600 s is dropped 30 s early: 3570 s after it was fetched.
+        _token, expires_at, _method = self.cached_row()
+        left = (expires_at - datetime.now(timezone.utc).replace(tzinfo=None)).total_seconds()
+        self.assertTrue(0 < left <= 10, left)
+
+    def test_401_fetches_a_new_token_and_repeats_the_request_once(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-revoked"), token_answer("tok-fresh")])
+        self.server.script(API_PATH, [Response(401, {"error": "invalid_token"}),
+                                      Response(201, {"id": 7})])
+        result = self.send()
+        self.assertTrue(result.success, result)
+        self.assertEqual(result.status_code, 201)
+        first, second = self.api_requests()
+        self.assertEqual(first.headers["Authorization"], "Bearer tok-revoked")
+        self.assertEqual(second.headers["Authorization"], "Bearer tok-fresh")
+        self.assertEqual(first.idempotency_key, second.idempotency_key)
+        self.assertEqual(first.body, second.body)
+        self.assertEqual(len(self.token_requests()), 2)
+        self.assertEqual(self.cached_row()[0], "tok-fresh")
+        [log] = self.Log.search([("config_id", "=", self.config.id)])
+        self.assertEqual((log.state, log.status_code), ("success", 201))
+        self.assertFalse(result.outbox_ids)
+        self.assertNothingLeaks("tok-revoked", "tok-fresh")
+
+    def test_a_second_401_is_the_answer(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-a"), token_answer("tok-b")])
+        self.server.script(API_PATH, [Response(401, "no"), Response(401, "still no")])
+        result = self.send()
+        self.assertEqual((result.state, result.status_code), ("failed", 401))
+        self.assertEqual(len(self.api_requests()), 2)
+        self.assertEqual(len(self.token_requests()), 2)
+        item = self.Outbox.browse(result.outbox_ids)
+        self.assertEqual((item.state, item.attempt_count, item.last_status_code),
+                         ("failed", 1, 401))
+
+    def test_outbox_worker_refreshes_after_a_401_too(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-w1"), token_answer("tok-w2")])
+        self.server.script(API_PATH, [Response(401), Response(200, {"id": 1})])
+        items = self.Outbox._enqueue(self.config, self.partners[0], "manual")
+        self.assertEqual(self.Outbox._cron_deliver(), 1)
+        self.assertEqual(items.state, "done")
+        self.assertEqual([r.headers["Authorization"] for r in self.api_requests()],
+                         ["Bearer tok-w1", "Bearer tok-w2"])
+        self.assertEqual({r.idempotency_key for r in self.api_requests()},
+                         {items.idempotency_key})
+        self.assertNothingLeaks("tok-w1", "tok-w2")
+
+    def test_wrong_secret_fails_clearly_without_the_secret(self):
+        self.server.script(TOKEN_PATH, [INVALID_CLIENT, INVALID_CLIENT])
+        with mute_logger("odoo.addons.bj_api_sync.engine.oauth2"):
+            result = self.send()
+        self.assertEqual(result.state, "failed")
+        expected = (f"OAuth2 token request to {self.server.url}{TOKEN_PATH} failed: 401 "
+                    "invalid_client: Client authentication failed")
+        self.assertTrue(result.error.startswith(expected), result.error)
+        self.assertFalse(self.api_requests(), "nothing is sent to the API without a token")
+        self.assertEqual(len(self.token_requests()), 2)  # basic, then post
+        item = self.Outbox.browse(result.outbox_ids)
+        self.assertEqual(item.state, "failed")
+        self.assertTrue(item.last_error.startswith(expected))
+        [log] = self.Log.search([("config_id", "=", self.config.id)])
+        self.assertEqual(log.state, "failed")
+        self.assertTrue(log.error_message.startswith(expected))
+        self.assertNothingLeaks()
+        self.assertFalse(self.cached_row(), "a failed fetch stores nothing")
+
+    def test_token_server_down_is_retried_then_delivered(self):
+        self.config.oauth2_token_url = refused_url() + TOKEN_PATH
+        result = self.send()
+        self.assertEqual(result.state, "retrying")
+        self.assertIn("OAuth2 token request to http://127.0.0.1:", result.error)
+        self.assertIn("Connection error", result.error)
+        item = self.Outbox.browse(result.outbox_ids)
+        self.assertEqual((item.state, item.attempt_count), ("retrying", 1))
+        # The token server is back: the outbox worker's next attempt gets a token.
+        self.config.oauth2_token_url = self.server.url + TOKEN_PATH
+        self.server.script(TOKEN_PATH, [token_answer("tok-back")])
+        item.next_attempt_at = datetime.now(timezone.utc).replace(tzinfo=None)
+        self.assertEqual(self.Outbox._cron_deliver(), 1)
+        self.assertEqual(item.state, "done")
+        [sent] = self.api_requests()
+        self.assertEqual(sent.headers["Authorization"], "Bearer tok-back")
+
+    def test_token_server_error_is_retried_with_its_retry_after(self):
+        self.server.script(TOKEN_PATH, [Response(503, "maintenance",
+                                                 headers={"Retry-After": "30"})])
+        result = self.send()
+        self.assertEqual(result.state, "retrying")
+        self.assertIn("failed: HTTP 503 - maintenance", result.error)
+        item = self.Outbox.browse(result.outbox_ids)
+        wait = (item.next_attempt_at - datetime.now(timezone.utc).replace(tzinfo=None))
+        self.assertGreater(wait.total_seconds(), 25)
+
+    def test_basic_refused_falls_back_to_post_and_remembers_it(self):
+        self.server.script(TOKEN_PATH, [INVALID_CLIENT, token_answer("tok-post"),
+                                        token_answer("tok-post-2")])
+        with mute_logger("odoo.addons.bj_api_sync.engine.oauth2"):
+            self.assertTrue(self.send().success)
+        basic, post = self.token_requests()
+        self.assertIn("Authorization", basic.headers)
+        self.assertNotIn("Authorization", post.headers)
+        self.assertIn(f"client_secret={SECRET}".encode(), post.body)
+        self.assertEqual(self.cached_row()[2], "client_secret_post")
+        self.expire_cached_token()
+        self.assertTrue(self.send().success)
+        third = self.token_requests()[2]
+        self.assertNotIn("Authorization", third.headers, "the method that worked comes first")
+        self.assertEqual(len(self.token_requests()), 3)
+        self.assertNothingLeaks("tok-post", "tok-post-2")
+
+    def test_new_settings_invalidate_the_cached_token(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-1"), token_answer("tok-2")])
+        self.assertTrue(self.send().success)
+        self.config.oauth2_scope = "customers:write orders:read"
+        self.assertTrue(self.send().success)
+        self.assertEqual(len(self.token_requests()), 2)
+        self.assertIn(b"orders%3Aread", self.token_requests()[1].body)
+        self.assertEqual(self.api_requests()[1].headers["Authorization"], "Bearer tok-2")
+
+    def test_token_echoed_by_the_api_is_masked(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-echoed-123")])
+        self.server.script(API_PATH, [Response(200, "you sent Bearer tok-echoed-123 as "
+                                                    "tok-echoed-123")])
+        self.assertTrue(self.send().success)
+        self.assertNothingLeaks("tok-echoed-123")
+
+    def test_headers_tab_authorization_does_not_replace_the_token(self):
+        self.env["bj.api.sync.header"].create({"config_id": self.config.id,
+                                               "key": "authorization", "value": "Basic xyz"})
+        self.server.script(TOKEN_PATH, [token_answer("tok-wins")])
+        self.assertTrue(self.send().success)
+        [sent] = self.api_requests()
+        self.assertEqual(sent.headers["Authorization"], "Bearer tok-wins")
+
+    def test_connection_test_says_what_the_token_server_answered(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-test", scope="customers:write")])
+        action = self.config.action_test_connection()
+        message = action["params"]["message"]
+        self.assertIn(f"Token server {self.server.url}{TOKEN_PATH} answered HTTP 200, "
+                      "token_type Bearer, expires_in 3600 s, scope 'customers:write' "
+                      "(client_secret_basic).", message)
+        self.assertIn("Connected: HTTP 200", message)
+        self.assertEqual(action["params"]["type"], "success")
+        self.assertNotIn("tok-test", message)
+        [head] = self.api_requests()
+        self.assertEqual((head.method, head.headers["Authorization"]),
+                         ("HEAD", "Bearer tok-test"))
+        self.assertEqual(len(self.token_requests()), 1)
+        self.assertNothingLeaks("tok-test")
+
+    def test_connection_test_fetches_a_new_token_even_when_one_is_cached(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-c1"), token_answer("tok-c2",
+                                                                            expires_in=None)])
+        self.assertTrue(self.send().success)
+        message = self.config.action_test_connection()["params"]["message"]
+        self.assertIn("no expires_in (kept 300 s)", message)
+        self.assertEqual(len(self.token_requests()), 2)
+        self.assertEqual(self.api_requests()[-1].headers["Authorization"], "Bearer tok-c2")
+
+    def test_connection_test_with_a_wrong_secret(self):
+        self.server.script(TOKEN_PATH, [INVALID_CLIENT, INVALID_CLIENT])
+        with mute_logger("odoo.addons.bj_api_sync.engine.oauth2"):
+            action = self.config.action_test_connection()
+        self.assertEqual(action["params"]["type"], "danger")
+        self.assertIn("401 invalid_client: Client authentication failed",
+                      action["params"]["message"])
+        self.assertNotIn(SECRET, action["params"]["message"])
+        self.assertFalse(self.api_requests())
+        [log] = self.Log.search([("config_id", "=", self.config.id)])
+        self.assertTrue(log.is_connection_test)
+        self.assertEqual((log.state, log.status_code), ("failed", 401))
+        self.assertNothingLeaks()
+
+    # ------------------------------------------------------------- settings
+    def test_settings_are_checked(self):
+        with self.assertRaisesMessage(ValidationError, "needs Token URL"):
+            self.make_out_config(name="No URL", auth_type="oauth2", oauth2_client_id="c",
+                                 oauth2_client_secret="s")
+        with self.assertRaisesMessage(ValidationError, "absolute http"):
+            self.make_out_config(name="Bad URL", auth_type="oauth2", oauth2_token_url="auth/t",
+                                 oauth2_client_id="c", oauth2_client_secret="s")
+        with self.assertRaisesMessage(ValidationError, "needs Client Secret"):
+            self.make_out_config(name="No secret", auth_type="oauth2", oauth2_client_id="c",
+                                 oauth2_token_url="https://auth.example.com/t")
+        with self.assertRaisesMessage(ValidationError, "for outbound configurations"):
+            self.make_in_config(name="In", endpoint="oauth-in", auth_type="oauth2",
+                                oauth2_token_url="https://auth.example.com/t",
+                                oauth2_client_id="c", oauth2_client_secret="s")
+
+    def test_secret_is_for_managers_only_and_the_cache_for_nobody(self):
+        self.assertEqual(self.config.with_user(self.bj_manager).oauth2_client_secret, SECRET)
+        config = self.config.with_user(self.bj_user)
+        self.assertEqual(config.oauth2_client_id, "odoo-client")
+        with self.assertRaises(AccessError):
+            config.read(["oauth2_client_secret"])
+        for user in (self.bj_user, self.bj_manager, self.env.ref("base.user_admin")):
+            with self.assertRaises(AccessError):
+                self.Token.with_user(user).search([])
