@@ -91,7 +91,7 @@ class TestInstall(BjApiSyncCase):
         )
         self.assertEqual(
             [key for key, _label in fields["auth_type"].selection],
-            ["none", "basic", "bearer", "custom"],
+            ["none", "basic", "bearer", "custom", "oauth2"],  # oauth2: CONTRACT section 5
         )
 
     def test_line_header_param_log_fields(self):
