@@ -6,6 +6,7 @@ point: every worker sees it, a rollback does not lose it), so each test starts
 and ends by deleting its configuration's row.
 """
 import base64
+import threading
 from datetime import datetime, timedelta, timezone
 
 import odoo.sql_db
@@ -334,6 +335,78 @@ class TestOutboundOauth2(BjApiSyncCase):
         self.assertTrue(log.is_connection_test)
         self.assertEqual((log.state, log.status_code), ("failed", 401))
         self.assertNothingLeaks()
+
+    def race_for_a_token(self):
+        """Two workers ask for the token at the same moment; return what each got."""
+        sources = [oauth2_tokens.TokenSource(self.config, timeout=(2.0, 5.0)) for _i in range(2)]
+        barrier = threading.Barrier(2)
+        got, errors = [], []
+
+        def worker(source):
+            barrier.wait()
+            try:
+                got.append(source.access_token())
+            except Exception as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=worker, args=(source,)) for source in sources]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=20)
+        self.assertEqual(errors, [])
+        return got
+
+    def test_two_workers_needing_a_first_token_at_once_fetch_it_once(self):
+        # The token server takes its time: the second worker comes while the first
+        # one is fetching, waits for its row, then reads the first one's token.
+        self.server.script(TOKEN_PATH, [
+            Response(200, {"access_token": "tok-race", "expires_in": 3600}, delay=0.5),
+            token_answer("tok-second-fetch")])
+        self.assertEqual(self.race_for_a_token(), ["tok-race", "tok-race"])
+        self.assertEqual(len(self.token_requests()), 1)
+
+    def test_two_workers_finding_the_token_expired_fetch_one_new_token(self):
+        self.server.script(TOKEN_PATH, [
+            token_answer("tok-expiring"),
+            Response(200, {"access_token": "tok-race-2", "expires_in": 3600}, delay=0.5),
+            token_answer("tok-second-fetch")])
+        self.assertTrue(self.send().success)
+        self.expire_cached_token()
+        # The row exists: the FOR UPDATE lock, not the insert, makes the second one wait.
+        self.assertEqual(self.race_for_a_token(), ["tok-race-2", "tok-race-2"])
+        self.assertEqual(len(self.token_requests()), 2)
+
+    def test_two_workers_refused_with_the_same_token_fetch_one_new_token(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-stale"), token_answer("tok-renewed"),
+                                        token_answer("tok-too-many")])
+        first, second = (oauth2_tokens.TokenSource(self.config, timeout=(2.0, 5.0))
+                         for _i in range(2))
+        self.assertEqual(first.access_token(), "tok-stale")
+        self.assertEqual(second.access_token(), "tok-stale")
+        # The API answers 401 to both: the first fetches a new token, the second one
+        # finds it in the table instead of fetching a third.
+        self.assertEqual(first.access_token(refused="tok-stale"), "tok-renewed")
+        self.assertEqual(second.access_token(refused="tok-stale"), "tok-renewed")
+        self.assertEqual(len(self.token_requests()), 2)
+
+    def test_a_pull_uses_the_token_too(self):
+        config = self.make_out_config(
+            name="Pull with OAuth2", url=self.server.url + "/customers",
+            http_method_ids=[(6, 0, [self.method_get.id])], response_action="import",
+            auth_type="oauth2", oauth2_token_url=self.server.url + TOKEN_PATH,
+            oauth2_client_id="odoo-client", oauth2_client_secret=SECRET,
+        )
+        self.addCleanup(oauth2_tokens.forget_now, self.env.cr.dbname, [config.id])
+        self.env["bj.api.sync.config.line"].create({
+            "config_id": config.id, "external_key": "name", "is_identifier": True,
+            "field_id": self._field("res.partner", "name").id})
+        self.server.script(TOKEN_PATH, [token_answer("tok-pull-1"), token_answer("tok-pull-2")])
+        self.server.script(API_PATH, [Response(401), Response(200, [{"name": "Pulled Ltd"}])])
+        summary = config._run_import()
+        self.assertEqual(summary["created"], 1, summary)
+        self.assertEqual([r.headers["Authorization"] for r in self.api_requests()],
+                         ["Bearer tok-pull-1", "Bearer tok-pull-2"])
 
     # ------------------------------------------------------------- settings
     def test_settings_are_checked(self):
