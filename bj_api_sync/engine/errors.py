@@ -29,6 +29,10 @@ class ErrorCode(str, enum.Enum):
     PAYLOAD_TOO_LARGE = ("PAYLOAD_TOO_LARGE", 413)
     RATE_LIMIT_EXCEEDED = ("RATE_LIMIT_EXCEEDED", 429)
     INTERNAL_ERROR = ("INTERNAL_ERROR", 500)
+    # Inbound Idempotency-Key (CONTRACT section 5); after the others, so that
+    # 409 still reads DUPLICATE_RECORD first where a status names one code.
+    IDEMPOTENCY_KEY_REUSED = ("IDEMPOTENCY_KEY_REUSED", 422)
+    IDEMPOTENCY_KEY_IN_USE = ("IDEMPOTENCY_KEY_IN_USE", 409)
 
     def __new__(cls, code, status):
         """Members are their code (a str); ``status`` is the HTTP status."""

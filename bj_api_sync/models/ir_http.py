@@ -9,7 +9,10 @@ from ..engine import errors, routes
 
 _logger = logging.getLogger(__name__)
 
-_CODE_BY_STATUS = {status: code for code, status in errors.STATUS_BY_CODE.items()}
+# The first code of each status (409 is DUPLICATE_RECORD, not IDEMPOTENCY_KEY_IN_USE).
+_CODE_BY_STATUS = {}
+for _code, _status in errors.STATUS_BY_CODE.items():
+    _CODE_BY_STATUS.setdefault(_status, _code)
 
 
 class IrHttp(models.AbstractModel):

@@ -30,6 +30,8 @@ def test_status_by_code_matches_the_contract():
         "PAYLOAD_TOO_LARGE": 413,
         "RATE_LIMIT_EXCEEDED": 429,
         "INTERNAL_ERROR": 500,
+        "IDEMPOTENCY_KEY_REUSED": 422,
+        "IDEMPOTENCY_KEY_IN_USE": 409,
     }
 
 
