@@ -36,6 +36,15 @@ _ERROR_RESPONSES = (
      ("Retry-After",)),
     ("500", "InternalError", "Unexpected server error (INTERNAL_ERROR)", ()),
 )
+# Answers of the write operations that take an Idempotency-Key:
+# (status, component name, description, code of the example).
+_IDEMPOTENCY_RESPONSES = (
+    ("409", "WriteConflict", "The record already exists (DUPLICATE_RECORD), or the first "
+     "request with this Idempotency-Key is still running (IDEMPOTENCY_KEY_IN_USE)",
+     "IDEMPOTENCY_KEY_IN_USE"),
+    ("422", "IdempotencyKeyReused", "This Idempotency-Key was used with another request "
+     "(IDEMPOTENCY_KEY_REUSED)", "IDEMPOTENCY_KEY_REUSED"),
+)
 _COMMON_HEADERS = ("X-Request-Id", "X-RateLimit-Limit", "X-RateLimit-Remaining",
                    "X-RateLimit-Reset")
 _HEADER_COMPONENTS = {
@@ -69,6 +78,11 @@ _HEADER_COMPONENTS = {
     "WWW-Authenticate": {
         "description": "Authentication scheme expected.",
         "schema": {"type": "string"},
+    },
+    "Idempotent-Replayed": {
+        "description": "true: this is the kept answer of an earlier request with the same "
+        "Idempotency-Key; nothing was written.",
+        "schema": {"type": "string", "enum": ["true"]},
     },
 }
 _WEBHOOK_SECURITY = [{"bearerAuth": []}, {"basicAuth": []}]
@@ -522,6 +536,14 @@ def _parameters():
                                  "true: archive the record instead of deleting it"),
         "per_page": query("per_page", {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
                           "Records per page (with page; not with limit/offset)"),
+        "IdempotencyKey": {
+            "name": "Idempotency-Key", "in": "header", "required": False,
+            "description": "Optional: send the request again with the same key and get the "
+            "first answer back (24 hours, per caller) with Idempotent-Replayed: true, "
+            "instead of writing twice. 1-255 printable ASCII characters, e.g. a UUID.",
+            "schema": {"type": "string", "minLength": 1, "maxLength": 255,
+                       "pattern": "^[\\x21-\\x7e]([\\x20-\\x7e]*[\\x21-\\x7e])?$"},
+        },
     }
 
 
@@ -538,6 +560,18 @@ def _responses_components():
                 "schema": _ref("schemas", "Error"),
                 "example": {"success": False, "error": {
                     "code": code, "message": description, "details": {},
+                    "trace_id": "req_0123456789abcdef01234567"}},
+            }},
+        }
+    for _status, name, description, code in _IDEMPOTENCY_RESPONSES:
+        responses[name] = {
+            "description": description,
+            "headers": _common_headers(),
+            "content": {"application/json": {
+                "schema": _ref("schemas", "Error"),
+                "example": {"success": False, "error": {
+                    "code": code, "message": description,
+                    "details": {"header": "Idempotency-Key"},
                     "trace_id": "req_0123456789abcdef01234567"}},
             }},
         }
@@ -576,14 +610,26 @@ def _envelope(properties, required=None):
     return schema
 
 
-def _operation(op_id, summary, tags, security, responses, *, body=None, params=()):
+def _operation(op_id, summary, tags, security, responses, *, body=None, params=(),
+               idempotent=False):
+    error_refs = _error_refs()
+    if idempotent:
+        # A write: it takes an Idempotency-Key, its success may be a replay.
+        params = [*params, _ref("parameters", "IdempotencyKey")]
+        responses = copy.deepcopy(responses)
+        for status, answer in responses.items():
+            if status.startswith("2"):
+                answer["headers"]["Idempotent-Replayed"] = _ref("headers", "Idempotent-Replayed")
+        error_refs.update({status: _ref("responses", name)
+                       for status, name, _d, _c in _IDEMPOTENCY_RESPONSES})
+        error_refs = dict(sorted(error_refs.items()))
     operation = {
         "operationId": op_id,
         "summary": summary,
         "tags": tags,
         "parameters": [_ref("parameters", "RequestId"), *params],
         "security": security,
-        "responses": {**responses, **_error_refs()},
+        "responses": {**responses, **error_refs},
     }
     if body is not None:
         operation["requestBody"] = body
@@ -757,7 +803,7 @@ def _create_operation(ops):
         "create", f"Create (or upsert) a {ops.endpoint} record",
         _success("201", "Record created",
                  _envelope({"id": {"type": "integer"}, "data": ops.schema()})),
-        body=body,
+        body=body, idempotent=True,
     )
 
 
@@ -809,7 +855,7 @@ def _batch_operation(ops):
         _success("200", "Per-operation results", _envelope({
             "results": {"type": "array", "items": _ref("schemas", "BatchResult")},
         })),
-        body=body,
+        body=body, idempotent=True,
     )
 
 
@@ -858,7 +904,7 @@ def _update_operation(ops):
             "updated_fields": {"type": "array", "items": {"type": "string"}},
             "write_date": {"type": "string", "format": "date-time"},
         })),
-        body=body,
+        body=body, idempotent=True,
     )
 
 
@@ -875,7 +921,7 @@ def _delete_operation(ops):
             "message": {"type": "string"}, "id": {"type": "integer"},
         })),
         body=body,
-        params=[_ref("parameters", "archive_instead")],
+        params=[_ref("parameters", "archive_instead")], idempotent=True,
     )
 
 

@@ -714,3 +714,37 @@ def test_key_conflict():
     assert key_conflict(["a.b", "a.c", "ab", "b"]) is None
     assert "address" in key_conflict(["address", "address.city"])
     assert "address.city" in key_conflict(["address.city.x", "address.city"])
+
+
+def test_write_operations_document_the_idempotency_key(doc):
+    writes = reads = 0
+    for path, verb, op in _operations(doc):
+        params = [_resolve(doc, p["$ref"])["name"] if "$ref" in p else p["name"]
+                  for p in op["parameters"]]
+        responses = op["responses"]
+        success = next(s for s in responses if s.startswith("2"))
+        is_write = path.startswith("/api/sync/v1/") and verb in ("post", "put", "delete") \
+            and not path.startswith(("/api/sync/v1/webhooks", "/api/sync/v1/events"))
+        if is_write:
+            writes += 1
+            assert "Idempotency-Key" in params, (path, verb)
+            assert responses["409"] == {"$ref": "#/components/responses/WriteConflict"}
+            assert responses["422"] == {"$ref": "#/components/responses/IdempotencyKeyReused"}
+            assert "Idempotent-Replayed" in responses[success]["headers"]
+        else:
+            reads += 1
+            assert "Idempotency-Key" not in params, (path, verb)
+            assert "422" not in responses
+            assert responses["409"] == {"$ref": "#/components/responses/DuplicateRecord"}
+            assert "Idempotent-Replayed" not in responses[success]["headers"]
+    assert writes >= 4 and reads >= 2
+    components = doc["components"]
+    key = components["parameters"]["IdempotencyKey"]
+    assert (key["in"], key["schema"]["maxLength"]) == ("header", 255)
+    assert re.fullmatch(key["schema"]["pattern"], "0f8fad5b-d9cb-469f-a165-70867728950e")
+    assert not re.fullmatch(key["schema"]["pattern"], " x")
+    codes = {name: r["content"]["application/json"]["example"]["error"]["code"]
+             for name, r in components["responses"].items()}
+    assert codes["WriteConflict"] == "IDEMPOTENCY_KEY_IN_USE"
+    assert codes["IdempotencyKeyReused"] == "IDEMPOTENCY_KEY_REUSED"
+    assert components["headers"]["Idempotent-Replayed"]["schema"]["enum"] == ["true"]
