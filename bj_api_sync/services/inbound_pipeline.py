@@ -22,12 +22,22 @@ import psycopg2
 
 from odoo import SUPERUSER_ID, api
 
-from ..engine import errors, http_client, inbound_rules, masking, openapi, ratelimit, routes
+from ..engine import (
+    errors,
+    http_client,
+    idempotency,
+    inbound_rules,
+    masking,
+    openapi,
+    ratelimit,
+    routes,
+)
 from ..engine.errors import ApiError
 from . import (
     inbound_auth,
     inbound_crud,
     inbound_errors,
+    inbound_idempotency,
     inbound_openapi,
     inbound_ratelimit,
     inbound_webhooks,
@@ -170,6 +180,9 @@ class _Outcome:
         self.res_model = None
         self.headers = {}
         self.error = None
+        self.claim = None  # inbound_idempotency.Claim this call owns
+        self.replay = None  # inbound_idempotency.Replay answered instead of running
+        self.summary = None
 
 
 def _count_failure(call, env, spec=None):
@@ -238,6 +251,13 @@ def _run_resource(call, env, outcome):
             raise ApiError("NOT_FOUND", f"No {resource} record with id {id_text!r}",
                            {"resource": resource, "id": id_text})
     raw = _read_body(call, env) if operation in ("create", "update", "batch", "delete") else b""
+    if operation in idempotency.WRITE_OPERATIONS:
+        # After the limits (a replay is a call like any other: counted, and
+        # refused with 429 once over) and after the checks that answer the
+        # same whatever the key (401, 405, 404 of a malformed id, 413).
+        replay = _claim_key(call, env, spec, caller, raw, outcome)
+        if replay is not None:
+            return replay.status, replay.body
     user_env = env(user=caller.uid, su=False)
     res = inbound_crud.Resource(user_env, spec, own_user=caller.method == "apikey")
     if operation == "create":
@@ -255,6 +275,29 @@ def _run_resource(call, env, outcome):
     user_env.flush_all()
     outcome.res_ids = result.res_ids
     return result.status, result.body
+
+
+def _claim_key(call, env, spec, caller, raw, outcome):
+    """Claim the call's ``Idempotency-Key`` (if any); return the kept answer to replay or None."""
+    key = idempotency.validate_key(call.headers.get(idempotency.HEADER))
+    if key is None:
+        return None
+    items = call.args.items(multi=True) if hasattr(call.args, "getlist") else call.args.items()
+    found = inbound_idempotency.claim(
+        env,
+        caller=idempotency.caller_identity(spec.config_id, caller.method, caller.key, caller.uid),
+        key=key,
+        fingerprint=idempotency.fingerprint(call.method, call.path, items, raw),
+        config_id=spec.config_id, uid=caller.uid, method=call.method, path=call.path,
+        trace_id=call.trace_id,
+    )
+    if isinstance(found, inbound_idempotency.Replay):
+        outcome.replay = found
+        outcome.summary = f"Idempotent replay of {found.trace_id or 'an earlier call'}: " \
+                          "nothing was written"
+        return found
+    outcome.claim = found
+    return None
 
 
 def _error_answer(exc, call):
@@ -278,18 +321,38 @@ def _answer_call(call, env, runner):
     started = time.monotonic()
     outcome = _Outcome()
     headers = {"X-Request-Id": call.trace_id}
+    text = None
     try:
         status, body = runner(call, env, outcome)
+        if outcome.replay is not None:
+            text = outcome.replay.text
+            headers.update(outcome.replay.headers)
+            headers[idempotency.REPLAYED_HEADER] = "true"
+        elif outcome.claim is not None:
+            # In the call's transaction: its writes and the answer that
+            # replays them are committed together.
+            text = dumps(body)
+            inbound_idempotency.keep(env, outcome.claim, status, text, {})
     except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
         if inbound_errors.is_retryable(exc):
+            if outcome.claim is not None:
+                # Odoo runs the call again: its claim must not answer it 409.
+                inbound_idempotency.release(env.registry, outcome.claim)
             raise
         env.cr.rollback()
         error, body = _error_answer(exc, call)
         status = error.status
         outcome.error = error
         headers.update(error.headers)
+        text = dumps(body)
+        if outcome.claim is not None:
+            if idempotency.should_keep(status):
+                inbound_idempotency.keep_error(env, outcome.claim, status, text, error.headers)
+            else:
+                inbound_idempotency.release(env.registry, outcome.claim)
     headers.update({k: v for k, v in outcome.headers.items() if k not in headers})
-    text = dumps(body)
+    if text is None:
+        text = dumps(body)
     duration_ms = (time.monotonic() - started) * 1000.0
     try:
         write_log(env, call, outcome, status, (body, text), headers, duration_ms)
@@ -321,7 +384,7 @@ def _run_openapi(call, env, outcome):
 _LOG_COLUMNS = (
     "config_id", "direction", "http_method", "url", "request_headers", "request_body",
     "status_code", "response_headers", "response_body", "duration_ms", "state",
-    "error_message", "attempt", "res_model", "res_ids", "trace_id",
+    "error_message", "attempt", "res_model", "res_ids", "trace_id", "summary",
 )
 # One plain INSERT: the log row is written on every call, and the ORM's create()
 # (defaults, access checks, cache, precompute) costs several times more. The
@@ -334,9 +397,9 @@ _LOG_SQL = """
     INSERT INTO bj_api_log (
         config_id, direction, http_method, url, request_headers, request_body,
         status_code, response_headers, response_body, duration_ms, state,
-        error_message, attempt, res_model, res_ids, trace_id,
+        error_message, attempt, res_model, res_ids, trace_id, summary,
         create_uid, write_uid, create_date, write_date)
-    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
+    VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s,
             now() at time zone 'UTC', now() at time zone 'UTC');
     RELEASE SAVEPOINT bj_api_sync_log
 """
@@ -370,6 +433,7 @@ def call_log_values(env, call, outcome, status, body, headers, duration_ms):
         "res_model": outcome.res_model or None,
         "res_ids": ",".join(str(i) for i in res_ids[:2000]) or None,
         "trace_id": call.trace_id,
+        "summary": outcome.summary,
     }
 
 

@@ -8,6 +8,7 @@ from . import (
     test_http_inbound_auth,
     test_http_inbound_crud,
     test_http_inbound_errors,
+    test_http_inbound_idempotency,
     test_http_inbound_limits,
     test_http_inbound_webhooks,
     test_http_signing,
