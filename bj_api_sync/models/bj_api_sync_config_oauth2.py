@@ -37,7 +37,9 @@ class BjApiSyncConfigOauth2(models.Model):
     )
     oauth2_client_id = fields.Char(string="Client ID")
     oauth2_client_secret = fields.Char(
-        string="Client Secret", groups=MANAGER_GROUP, copy=False,
+        # Copied with the configuration, as the other credentials: a duplicate must
+        # stay valid (the cached token is not copied, it is fetched again).
+        string="Client Secret", groups=MANAGER_GROUP,
         help="Sent to the token server only (HTTP Basic, or in the form when the server "
         "refuses Basic); never in a log.",
     )
@@ -110,6 +112,11 @@ class BjApiSyncConfigOauth2(models.Model):
         answered = _("Token server %(url)s answered %(answer)s.", url=token_url,
                      answer=token.describe())
         action = super().action_test_connection()
+        # The connection test's log row says what the token server answered too.
+        log = self.env["bj.api.log"].sudo().search(
+            [("config_id", "=", config.id), ("is_connection_test", "=", True)],
+            order="id desc", limit=1)
+        log.summary = answered
         params = action.get("params", {})
         params["message"] = f"{answered}\n{params.get('message', '')}"
         return action

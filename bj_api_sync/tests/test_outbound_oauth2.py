@@ -311,6 +311,9 @@ class TestOutboundOauth2(BjApiSyncCase):
         self.assertEqual((head.method, head.headers["Authorization"]),
                          ("HEAD", "Bearer tok-test"))
         self.assertEqual(len(self.token_requests()), 1)
+        [log] = self.Log.search([("config_id", "=", self.config.id)])
+        self.assertTrue(log.is_connection_test)
+        self.assertIn("answered HTTP 200, token_type Bearer", log.summary)
         self.assertNothingLeaks("tok-test")
 
     def test_connection_test_fetches_a_new_token_even_when_one_is_cached(self):
@@ -423,6 +426,17 @@ class TestOutboundOauth2(BjApiSyncCase):
             self.make_in_config(name="In", endpoint="oauth-in", auth_type="oauth2",
                                 oauth2_token_url="https://auth.example.com/t",
                                 oauth2_client_id="c", oauth2_client_secret="s")
+
+    def test_a_duplicate_fetches_a_token_of_its_own(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-orig"), token_answer("tok-copy")])
+        self.assertTrue(self.send().success)
+        copy = self.config.copy()
+        self.addCleanup(oauth2_tokens.forget_now, self.env.cr.dbname, [copy.id])
+        self.assertEqual(copy.sudo().oauth2_client_secret, SECRET)
+        self.assertTrue(self.Config._make_outbound_http_request(self.partners[1], copy.id)
+                        .success)
+        self.assertEqual([r.headers["Authorization"] for r in self.api_requests()],
+                         ["Bearer tok-orig", "Bearer tok-copy"])
 
     def test_secret_is_for_managers_only_and_the_cache_for_nobody(self):
         self.assertEqual(self.config.with_user(self.bj_manager).oauth2_client_secret, SECRET)
