@@ -206,7 +206,7 @@ class RequestFactory:
             return self._token_failure(request, exc)
         result = http_client.send_once(self._with_token(request, token), session=self.session)
         if result.status_code != 401:
-            return result
+            return self._token_masked(result)
         _logger.info("bj_api_sync: %s answered 401 to the OAuth2 token of configuration %s "
                      "(id %s): fetching a new token and sending again once",
                      masking.mask_url(request.url, self.secrets), self.config.name,
@@ -215,7 +215,15 @@ class RequestFactory:
             token = self.oauth2.access_token(refused=token)
         except oauth2.TokenError as exc:
             return self._token_failure(request, exc)
-        return http_client.send_once(self._with_token(request, token), session=self.session)
+        return self._token_masked(
+            http_client.send_once(self._with_token(request, token), session=self.session))
+
+    def _token_masked(self, result):
+        """``result`` with the tokens masked in its error (an excerpt of the answer, which
+        may echo the token): it goes to queue items and to the caller as it is."""
+        if result.error:
+            result.error = masking.mask_text(result.error, self.oauth2.secrets())
+        return result
 
     @staticmethod
     def _with_token(request, token):

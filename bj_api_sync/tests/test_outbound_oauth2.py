@@ -289,6 +289,15 @@ class TestOutboundOauth2(BjApiSyncCase):
         self.assertTrue(self.send().success)
         self.assertNothingLeaks("tok-echoed-123")
 
+    def test_token_echoed_in_an_error_is_masked_in_the_queue_item_and_the_result(self):
+        self.server.script(TOKEN_PATH, [token_answer("tok-in-error-456")])
+        self.server.script(API_PATH, [Response(400, "bad request with tok-in-error-456")])
+        result = self.send()
+        self.assertEqual((result.state, result.status_code), ("failed", 400))
+        self.assertNotIn("tok-in-error-456", result.error)
+        self.assertIn("bad request with ********", result.error)
+        self.assertNothingLeaks("tok-in-error-456")
+
     def test_headers_tab_authorization_does_not_replace_the_token(self):
         self.env["bj.api.sync.header"].create({"config_id": self.config.id,
                                                "key": "authorization", "value": "Basic xyz"})
