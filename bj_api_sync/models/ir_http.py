@@ -9,10 +9,13 @@ from ..engine import errors, routes
 
 _logger = logging.getLogger(__name__)
 
-# The first code of each status (409 is DUPLICATE_RECORD, not IDEMPOTENCY_KEY_IN_USE).
-_CODE_BY_STATUS = {}
-for _code, _status in errors.STATUS_BY_CODE.items():
-    _CODE_BY_STATUS.setdefault(_status, _code)
+# The code of each status for errors raised outside the pipeline. The
+# Idempotency-Key codes are answered by the pipeline only: a werkzeug 409 or
+# 422 says nothing about a key (409 stays DUPLICATE_RECORD, 422 is a 4xx).
+_CODE_BY_STATUS = {
+    status: code for code, status in errors.STATUS_BY_CODE.items()
+    if not code.startswith("IDEMPOTENCY_")
+}
 
 
 class IrHttp(models.AbstractModel):

@@ -25,6 +25,14 @@ config = env['bj.api.sync.config'].create({{
     'user_id': env.ref('base.user_admin').id,
     'rate_limit_per_minute': 0, 'rate_limit_per_hour': 0,
 }})
+env['bj.api.sync.config'].create({{
+    'name': 'e2e idempotency countries {tag}', 'request_type': 'in',
+    'endpoint': 'e2e-idem-country-{tag}', 'model_id': env['ir.model']._get('res.country').id,
+    'http_method_ids': [(6, 0, [env.ref('bj_api_sync.http_method_post').id])],
+    'auth_type': 'bearer', 'bearer_token': '{token}',
+    'user_id': env.ref('base.user_admin').id,
+    'rate_limit_per_minute': 0, 'rate_limit_per_hour': 0,
+}})
 env.cr.commit()
 print('BJ-E2E-CONFIG', config.id)
 """
@@ -37,6 +45,13 @@ def resource(odoo):
     out = odoo.shell(SETUP.format(tag=tag, token=token))
     assert "BJ-E2E-CONFIG" in out, out
     return f"/api/sync/v1/e2e-idem-{tag}", {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture(scope="module")
+def countries(resource):
+    """The config on countries (a unique code: a 409 DUPLICATE_RECORD is easy to get)."""
+    path, auth = resource
+    return path.replace("/e2e-idem-", "/e2e-idem-country-"), auth
 
 
 def _sql(odoo, query, params=()):
@@ -170,3 +185,29 @@ def test_a_replay_through_the_other_worker(odoo, resource):
     else:
         pytest.fail(f"the worker that answered first never held the blocker: {first_pid}")
     assert _count(odoo, name) == 1
+
+
+def test_a_409_releases_the_key_and_a_400_is_kept(odoo, countries):
+    path, auth = countries
+    key = str(uuid.uuid4())
+    headers = {**auth, "Idempotency-Key": key}
+    duplicate = {"data": {"name": f"Land {uuid.uuid4().hex[:8]}", "code": "BE"}}
+    for _call in range(2):
+        # Not kept: the claim is deleted at once, so the same call runs again
+        # (a claim left behind would answer 409 IDEMPOTENCY_KEY_IN_USE).
+        answer = odoo.http("POST", path, json=duplicate, headers=headers)
+        assert answer.status_code == 409, answer.text
+        assert answer.json()["error"]["code"] == "DUPLICATE_RECORD"
+        assert REPLAYED not in answer.headers
+    assert _sql(odoo, "SELECT count(*) FROM bj_api_idempotency_key "
+                "WHERE idempotency_key = %s", (key,)) == [(0,)]
+    key = str(uuid.uuid4())
+    headers = {**auth, "Idempotency-Key": key}
+    bad = {"data": {"name": "Nowhere", "code": "Q1", "colour": "red"}}
+    first = odoo.http("POST", path, json=bad, headers=headers)
+    assert first.status_code == 400, first.text
+    replay = odoo.http("POST", path, json=bad, headers=headers)
+    assert (replay.status_code, replay.text) == (400, first.text)
+    assert replay.headers[REPLAYED] == "true"
+    assert _sql(odoo, "SELECT state, status_code FROM bj_api_idempotency_key "
+                "WHERE idempotency_key = %s", (key,)) == [("done", 400)]
