@@ -6,6 +6,7 @@ from datetime import timedelta
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, http, models
+from odoo.tools import sql
 
 from ..engine import http_client, masking, policy
 from ..services import outbound
@@ -23,15 +24,38 @@ RUN_BUDGET_SECONDS = 50
 STAY_SECONDS = 75
 # While it waits, the worker looks for new due items this often.
 POLL_SECONDS = 0.5
+# Items claimed, sent and written per transaction: large enough that the
+# claim, the result writes and the commit cost little per item, small enough
+# that a worker killed mid-group leaves few items to send again (and a group
+# of a slow API holds its locks briefly). Chosen by tests/benchmarks/outbox.py.
+GROUP_SIZE = 100
 # Items left "pending" by a dead worker are claimed again: their row lock died
 # with the worker's transaction, so SKIP LOCKED sees them as free.
+# Ordering: an item is not taken while an earlier item (lower id) of the same
+# configuration and the same records (res_model and res_ids) is still waiting
+# (pending or retrying), whether another worker holds it or it waits for its
+# retry; so a group holds at most one item per configuration and records, and
+# an update is never sent before the create queued before it.
 CLAIM_SQL = """
-    SELECT id FROM bj_api_outbox
-     WHERE state IN ('pending', 'retrying') AND next_attempt_at <= %s
-     ORDER BY next_attempt_at, id
-     LIMIT 1
-     FOR NO KEY UPDATE SKIP LOCKED
+    SELECT o.id FROM bj_api_outbox o
+     WHERE o.state IN ('pending', 'retrying') AND o.next_attempt_at <= %s
+       AND NOT EXISTS (
+           SELECT 1 FROM bj_api_outbox e
+            WHERE e.config_id = o.config_id AND e.res_model = o.res_model
+              AND e.res_ids = o.res_ids AND e.id < o.id
+              AND e.state IN ('pending', 'retrying'))
+     ORDER BY o.next_attempt_at, o.id
+     LIMIT %s
+     FOR NO KEY UPDATE OF o SKIP LOCKED
 """
+# The indexes of the claim: the waiting items by due time, and the waiting
+# items of one configuration and records (the ordering check). Partial: done
+# items, the bulk of the table, are in neither.
+WAITING = "state IN ('pending', 'retrying')"
+CLAIM_INDEXES = (
+    ("bj_api_outbox_waiting_due_index", ["next_attempt_at", "id"]),
+    ("bj_api_outbox_waiting_records_index", ["config_id", "res_model", "res_ids", "id"]),
+)
 LOCK_SQL = """
     SELECT id FROM bj_api_outbox
      WHERE id = %s AND state IN %s
@@ -53,6 +77,20 @@ class BjApiOutbox(models.Model):
     Items are written in the transaction that caused them, so a rolled-back
     change sends nothing; the cron "BJ API: Deliver outbound queue" sends them
     after commit, retries them with backoff, and leaves failures visible here.
+
+    Workers claim due items in groups of :data:`GROUP_SIZE` (``FOR NO KEY
+    UPDATE SKIP LOCKED``), send them over pooled keep-alive connections, write
+    their outcomes and log rows in bulk and commit once per group; several
+    workers (cron threads of several Odoo servers on one database) share the
+    queue without taking the same item. Delivery is at least once, each item
+    with its one Idempotency-Key: a worker killed mid-group leaves its items
+    pending, and they are sent again.
+
+    Ordering rule: the items of one configuration for the same records
+    (``res_model`` and ``res_ids``) are delivered in the order they were
+    queued. An item waits while an earlier one of them is pending or retrying
+    (a retry blocks the later items until it is done or failed); a failed item
+    no longer holds them back.
     """
 
     _name = "bj.api.outbox"
@@ -93,6 +131,12 @@ class BjApiOutbox(models.Model):
         help="The last attempt's HTTP status, or \"no response\" (connection error, timeout).")
     last_error = fields.Text()
     log_ids = fields.One2many("bj.api.log", "outbox_id", string="Attempts Log")
+
+    def init(self):
+        """Create the partial indexes of the delivery claim."""
+        super().init()
+        for name, columns in CLAIM_INDEXES:
+            sql.create_index(self.env.cr, name, self._table, columns, where=WAITING)
 
     @api.depends("config_id", "res_model", "res_ids", "event")
     def _compute_display_name(self):
@@ -184,12 +228,26 @@ class BjApiOutbox(models.Model):
             return self.browse()
         return self.browse(row[0]) if row else self.browse()
 
+    def _claim(self, size=GROUP_SIZE):
+        """Lock and return up to ``size`` due items (ordering rule kept), or
+        None when this transaction's snapshot is too old to claim (another
+        worker settled items since it began: commit and claim again)."""
+        self.flush_model()
+        try:
+            with self.env.cr.savepoint(flush=False):
+                # Due times are written with the application's clock, so they
+                # are compared with it too (not with the transaction's now(),
+                # which stops at the transaction's start).
+                self.env.cr.execute(CLAIM_SQL, (outbound.utc_now(), size))
+                ids = [row[0] for row in self.env.cr.fetchall()]
+        except (pg_errors.SerializationFailure, pg_errors.LockNotAvailable):
+            return None
+        # In due order: the order the claim found them in.
+        return self.browse(ids)
+
     def _claim_next(self):
         """Lock and return the next due item, or an empty recordset."""
-        # Due times are written with the application's clock, so they are
-        # compared with it too (not with the transaction's now(), which stops
-        # at the transaction's start).
-        return self._lock_row(CLAIM_SQL, (outbound.utc_now(),))
+        return self._claim(1) or self.browse()
 
     def _next_due(self):
         """Return when the next waiting item is due (a UTC datetime), or None."""
@@ -198,28 +256,38 @@ class BjApiOutbox(models.Model):
         return self.env.cr.fetchone()[0]
 
     @api.model
-    def _cron_deliver(self, budget_seconds=RUN_BUDGET_SECONDS, limit=None, stay_seconds=None):
-        """Deliver due items one by one, each in its own transaction; return the count.
+    def _cron_deliver(self, budget_seconds=RUN_BUDGET_SECONDS, limit=None, stay_seconds=None,
+                      group_size=None):
+        """Deliver due items in groups, each group in its own transaction; return the count.
 
-        Two workers never take the same item (row lock with SKIP LOCKED); an item
-        whose worker died is taken again. When nothing is due but an item will
-        be within ``stay_seconds`` (default :data:`STAY_SECONDS`; 0 in tests,
-        which make items due themselves, and in an HTTP request such as the
-        cron's Run Manually, which must not hang a browser), the worker commits
-        and sleeps until then, so retries keep their schedule. The run lasts at most
-        ``budget_seconds``; it then triggers itself again if work remains.
+        Up to ``group_size`` (default :data:`GROUP_SIZE`) items are claimed at
+        once. Two workers never take the same item (row lock with SKIP
+        LOCKED); an item whose worker died is taken again. When nothing is due
+        but an item will be within ``stay_seconds`` (default
+        :data:`STAY_SECONDS`; 0 in tests, which make items due themselves, and
+        in an HTTP request such as the cron's Run Manually, which must not hang
+        a browser), the worker commits and sleeps until then, so retries keep
+        their schedule. The run lasts at most ``budget_seconds``; it then
+        triggers itself again if work remains.
         """
         testing = getattr(threading.current_thread(), "testing", False)
         if stay_seconds is None:
             stay_seconds = 0 if testing or http.request else STAY_SECONDS
+        size = group_size or GROUP_SIZE
         deadline = time.monotonic() + budget_seconds
         done = 0
         while limit is None or done < limit:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 break
-            item = self._claim_next()
-            if not item:
+            items = self._claim(size if limit is None else min(size, limit - done))
+            if items is None:
+                if testing:
+                    break
+                # A fresh snapshot, then claim again.
+                self.env.cr.commit()  # pylint: disable=invalid-commit
+                continue
+            if not items:
                 pause = policy.idle_sleep(_seconds_until(self._next_due()), stay=stay_seconds,
                                           poll=POLL_SECONDS, remaining=remaining)
                 if pause is None:
@@ -229,19 +297,38 @@ class BjApiOutbox(models.Model):
                     self.env.cr.commit()  # pylint: disable=invalid-commit
                 time.sleep(pause)
                 continue
-            try:
-                with self.env.cr.savepoint():
-                    outbound.deliver(item)
-            except Exception as exc:  # a bad item must not stop the queue
-                _logger.exception("bj_api_sync: delivery of outbox item %s failed", item.id)
-                secrets = outbound.config_secrets(item.config_id.sudo())
-                item.write({"state": "failed", "last_error": masking.mask_text(str(exc), secrets),
-                            "attempt_count": item.attempt_count + 1})
-            done += 1
+            self._deliver_group(items)
+            done += len(items)
             if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         self._schedule_next_run()
         return done
+
+    def _deliver_group(self, items):
+        """Deliver the claimed ``items``; a group whose writes fail is delivered
+        again one item at a time, each in a savepoint, so that one bad item
+        cannot stop the queue."""
+        try:
+            with self.env.cr.savepoint():
+                outbound.deliver_group(items)
+            return
+        except Exception as exc:  # a database error: find the item behind it
+            if len(items) == 1:
+                _logger.exception("bj_api_sync: delivery of outbox item %s failed", items.id)
+                self._fail(items, exc)
+                return
+            _logger.warning("bj_api_sync: a group of %s outbox items failed to be written; "
+                            "delivering them one at a time", len(items), exc_info=True)
+        self.invalidate_model()
+        for item in items:
+            self._deliver_group(item)
+
+    def _fail(self, item, exc):
+        """Fail ``item`` after the unexpected error ``exc`` of its delivery."""
+        secrets = outbound.config_secrets(item.config_id.sudo())
+        item.invalidate_recordset()
+        item.write({"state": "failed", "last_error": masking.mask_text(str(exc), secrets),
+                    "attempt_count": item.attempt_count + 1})
 
     def _schedule_next_run(self):
         """Trigger the worker again in time for the next waiting item, if any."""

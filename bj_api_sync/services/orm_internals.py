@@ -107,3 +107,10 @@ def insert_values(cr, query, rows, page_size=1000):
     ``execute_values`` on the cursor under Odoo's (``cr._obj``)."""
     return [row[0] for row in execute_values(cr._obj, query, rows, page_size=page_size,
                                              fetch=True)]
+
+
+def execute_values_once(cr, query, rows, template=None):
+    """Run ``query`` (with one ``VALUES %s``) for all ``rows`` in one statement,
+    with psycopg2's ``execute_values`` on the cursor under Odoo's (``cr._obj``)."""
+    if rows:
+        execute_values(cr._obj, query, rows, template=template, page_size=len(rows))

@@ -18,7 +18,7 @@ from odoo.exceptions import UserError
 from ..engine import auth_headers, batching, http_client, masking, oauth2, policy, url_template
 from ..engine.mapping_out import MappingError, get_dotted
 from . import oauth2 as oauth2_tokens
-from . import odoo_mapping, outbound_sync
+from . import odoo_mapping, orm_internals, outbound_sync
 
 _logger = logging.getLogger(__name__)
 
@@ -548,18 +548,6 @@ def enqueue_values(config, records, event, payloads=None):
     return values
 
 
-def _settle_earlier_attempts(item):
-    """Mark the earlier attempts of a finished delivery as failed: "Retrying" is
-    for the log rows of deliveries that are still waiting."""
-    Log = item.env["bj.api.log"]
-    Log.flush_model(["state"])
-    item.env.cr.execute(
-        "UPDATE bj_api_log SET state = 'failed' WHERE outbox_id = %s AND state = 'retrying'",
-        (item.id,),
-    )
-    Log.invalidate_model(["state"])
-
-
 def _item_body(item, config, records):
     """Return ``(payloads, paginated)`` of an outbox item: its stored payload, or
     the records' payloads built now; raises MappingError."""
@@ -571,6 +559,150 @@ def _item_body(item, config, records):
     return payloads, config.is_paginated
 
 
+# The columns of an outbox item that an attempt writes, in the order of
+# SETTLE_SQL's VALUES rows.
+OUTCOME_COLUMNS = ("state", "attempt_count", "last_attempt_at", "last_status_code",
+                   "last_error", "next_attempt_at")
+# One statement for the outcomes of a whole group of items: the VALUES rows
+# are typed by the first one (the casts), which psycopg2 would otherwise leave
+# to PostgreSQL's guess.
+SETTLE_SQL = """
+    UPDATE bj_api_outbox o
+       SET state = v.state, attempt_count = v.attempt_count,
+           last_attempt_at = v.last_attempt_at, last_status_code = v.last_status_code,
+           last_error = v.last_error, next_attempt_at = v.next_attempt_at,
+           write_uid = %s, write_date = now() at time zone 'UTC'
+      FROM (VALUES %%s) AS v(id, state, attempt_count, last_attempt_at, last_status_code,
+                             last_error, next_attempt_at)
+     WHERE o.id = v.id
+"""
+VALUES_TEMPLATE = ("(%s::int, %s::varchar, %s::int, %s::timestamp, %s::int, %s::text, "
+                   "%s::timestamp)")
+# "Retrying" is for the log rows of deliveries that are still waiting: once a
+# delivery is done or failed, its earlier attempts' rows say failed.
+SETTLE_EARLIER_SQL = """
+    UPDATE bj_api_log SET state = 'failed'
+     WHERE outbox_id = ANY(%s) AND state = 'retrying'
+"""
+
+
+def _settle_earlier_attempts(item):
+    """Mark the earlier attempts of a finished delivery as failed: "Retrying" is
+    for the log rows of deliveries that are still waiting."""
+    Log = item.env["bj.api.log"]
+    Log.flush_model(["state"])
+    item.env.cr.execute(SETTLE_EARLIER_SQL, (item.ids,))
+    Log.invalidate_model(["state"])
+
+
+class _GroupRun:
+    """The bookkeeping of one group of outbox items delivered in one transaction.
+
+    Every item's outcome, log row and binding is kept in memory while the group
+    is sent, then written in a few statements (:meth:`write`): one UPDATE for
+    the items, one INSERT for the log rows, one for the earlier attempts, one
+    upsert of bindings per configuration. Factories and sync plans are built
+    once per configuration of the group; plans of configurations that share
+    their bindings (``binding_config_id``) share what they know of them, so an
+    update sent after the create that brought the external id finds it.
+    """
+
+    def __init__(self, items):
+        self.items = items
+        self.env = items.env
+        self.factories = {}  # config id -> RequestFactory (or the exception building it)
+        self.plans = {}  # (config id, track) -> SyncPlan
+        self.shared = {}  # (owner id, track) -> (known, pending) of the plans of one owner
+        self.outcomes = {}  # item id -> values (OUTCOME_COLUMNS)
+        self.logs = []  # (item id, log values)
+        self.finished = []  # ids of items done or failed: their earlier attempts settle
+
+    def factory(self, config):
+        """Return the config's RequestFactory (raises what building it raised)."""
+        factory = self.factories.get(config.id)
+        if factory is None:
+            try:
+                factory = RequestFactory(config)
+            except Exception as exc:  # the same error for every item of the config
+                factory = exc
+            self.factories[config.id] = factory
+        if isinstance(factory, Exception):
+            raise factory
+        return factory
+
+    def plan(self, config, factory, track):
+        """Return the config's SyncPlan of this group (one per config and ``track``)."""
+        key = (config.id, track)
+        plan = self.plans.get(key)
+        if plan is None:
+            plan = self.plans[key] = outbound_sync.SyncPlan(config, factory, track=track)
+            known, pending = self.shared.setdefault((plan.owner_id, track),
+                                                    (plan.known, plan.pending))
+            plan.known, plan.pending = known, pending
+        return plan
+
+    def prefetch(self):
+        """Read the bindings of every item of the group, one query per config."""
+        wanted = {}
+        for item in self.items:
+            if not item.res_model:
+                continue
+            track = not (item.event or "").startswith("webhook")
+            wanted.setdefault((item.config_id, track, item.res_model), []).extend(
+                item._res_id_list())
+        for (config, track, res_model), ids in wanted.items():
+            try:
+                factory = self.factory(config.sudo())
+            except Exception:  # noqa: BLE001  (reported with each item of the config)
+                continue
+            self.plan(config.sudo(), factory, track).prefetch(res_model, ids)
+
+    def outcome(self, item, values, finished=None):
+        """Keep the values ``item`` gets; ``finished``: done or failed (default:
+        from the state)."""
+        row = {col: item[col] for col in OUTCOME_COLUMNS}
+        row.update(values)
+        self.outcomes[item.id] = row
+        if finished is None:
+            finished = row["state"] in ("done", "failed")
+        if finished:
+            self.finished.append(item.id)
+
+    def log(self, item, values):
+        """Keep the log row of an attempt of ``item``."""
+        self.logs.append((item.id, values))
+
+    def write(self):
+        """Write the group's outcomes, bindings and log rows; return
+        ``{item id: log}`` (an empty log for an item that wrote none)."""
+        for plan in self.plans.values():
+            plan.flush()
+        Outbox = self.env["bj.api.outbox"]
+        Log = self.env["bj.api.log"].sudo()
+        Outbox.flush_model()
+        cr = self.env.cr
+        if self.outcomes:
+            rows = [(item_id, *(row[col] or None if col in ("last_error", "last_attempt_at")
+                                else row[col] for col in OUTCOME_COLUMNS))
+                    for item_id, row in self.outcomes.items()]
+            orm_internals.execute_values_once(
+                cr, SETTLE_SQL % int(self.env.uid), rows, template=VALUES_TEMPLATE)
+            Outbox.browse(list(self.outcomes)).invalidate_recordset(
+                [*OUTCOME_COLUMNS, "write_uid", "write_date"])
+        if self.finished:
+            Log.flush_model(["state"])
+            cr.execute(SETTLE_EARLIER_SQL, (self.finished,))
+            Log.invalidate_model(["state"])
+        logs = Log._insert_many([values for _id, values in self.logs])
+        if logs:
+            # Inserted beside the ORM: the items' cached lists of logs are stale.
+            self.items.invalidate_recordset(["log_ids"])
+        by_item = {item_id: Log.browse() for item_id in self.items.ids}
+        for (item_id, _values), log in zip(self.logs, logs):
+            by_item[item_id] = log
+        return by_item
+
+
 def deliver(item):
     """Make the next attempt of one outbox item and record its outcome.
 
@@ -578,25 +710,51 @@ def deliver(item):
     time) or failed; done without a request when its records did not change
     since their last delivery (Only Changed).
     """
+    return deliver_group(item)[item.id]
+
+
+def deliver_group(items):
+    """Make the next attempt of each outbox item of ``items`` (locked by the
+    caller), in their order, and write the outcomes in bulk.
+
+    Returns ``{item id: log written}``. An item whose attempt raises is failed
+    with the (masked) error, and the others go on; an error of the database
+    itself propagates (the caller rolls the group back).
+    """
+    run = _GroupRun(items)
+    run.prefetch()
+    for item in items:
+        try:
+            _attempt(item, run)
+        except Exception as exc:  # a bad item must not stop the group
+            _logger.exception("bj_api_sync: delivery of outbox item %s failed", item.id)
+            config = item.config_id.sudo()
+            run.outcome(item, {"state": "failed", "attempt_count": item.attempt_count + 1,
+                               "last_error": masking.mask_text(str(exc),
+                                                               config_secrets(config))})
+    return run.write()
+
+
+def _attempt(item, run):
+    """Make the next attempt of one item of ``run``'s group; keep its outcome in ``run``."""
     config = item.config_id.sudo()
-    factory = RequestFactory(config)
+    factory = run.factory(config)
     attempt = item.attempt_count + 1
-    Log = item.env["bj.api.log"].sudo()
     records = item._records()
     ids = item._res_id_list()
     try:
         payloads, paginated = _item_body(item, config, records)
     except MappingError as exc:
-        item.write({"state": "failed", "last_error": str(exc), "attempt_count": attempt})
-        return Log
+        run.outcome(item, {"state": "failed", "last_error": str(exc), "attempt_count": attempt},
+                    finished=False)
+        return
     if not item.payload:
         ids = records.exists().ids
         if not payloads:
-            item.write({"state": "done", "last_error": _("The records no longer exist."),
-                        "attempt_count": attempt})
-            return Log
-    plan = outbound_sync.SyncPlan(config, factory,
-                                  track=not (item.event or "").startswith("webhook"))
+            run.outcome(item, {"state": "done", "last_error": _("The records no longer exist."),
+                               "attempt_count": attempt}, finished=False)
+            return
+    plan = run.plan(config, factory, not (item.event or "").startswith("webhook"))
     try:
         prepared = plan.prepare(item.res_model, ids, payloads, records.browse(ids), paginated,
                                 url=item.request_url or None)
@@ -606,50 +764,52 @@ def deliver(item):
             # The POST that brings the id is still queued (a rule queued this
             # update while the record was being created): after it, not before.
             wait = timedelta(seconds=AWAIT_BINDING_SECONDS)
-            item.write({"state": "retrying", "next_attempt_at": max(utc_now(), due) + wait,
-                        "last_error": _("Waiting for the delivery that brings the external "
-                                        "id: %s", exc)})
-            return Log
-        return _refused(item, factory, attempt, ids, exc)
+            run.outcome(item, {"state": "retrying", "next_attempt_at": max(utc_now(), due) + wait,
+                               "last_error": _("Waiting for the delivery that brings the "
+                                               "external id: %s", exc)})
+            return
+        _refused(item, run, factory, attempt, ids, exc)
+        return
     except outbound_sync.Refusal as exc:
-        return _refused(item, factory, attempt, ids, exc)
+        _refused(item, run, factory, attempt, ids, exc)
+        return
     if not prepared.ids:
-        item.write({"state": "done", "attempt_count": attempt, "last_attempt_at": utc_now(),
-                    "last_error": False})
-        _settle_earlier_attempts(item)
-        return Log.create(skipped_log_values(factory, item.res_model, prepared.skipped,
-                                             outbox_id=item.id))
-    return _send_item(item, config, factory, plan, prepared, attempt)
+        run.outcome(item, {"state": "done", "attempt_count": attempt,
+                           "last_attempt_at": utc_now(), "last_error": False})
+        run.log(item, skipped_log_values(factory, item.res_model, prepared.skipped,
+                                         outbox_id=item.id))
+        return
+    _send_item(item, run, config, factory, plan, prepared, attempt)
 
 
-def _refused(item, factory, attempt, ids, exc):
-    """Fail an outbox item whose request could not be built; return its log."""
+def _refused(item, run, factory, attempt, ids, exc):
+    """Fail an outbox item whose request could not be built, with its log."""
     result = factory.unsent(str(exc))
-    item.write({"state": "failed", "last_error": masking.mask_text(str(exc), factory.secrets),
-                "attempt_count": attempt,
-                "last_attempt_at": utc_now(), "last_status_code": 0})
-    _settle_earlier_attempts(item)
-    return item.env["bj.api.log"].sudo().create(factory.attempt_log_values(
+    run.outcome(item, {"state": "failed",
+                       "last_error": masking.mask_text(str(exc), factory.secrets),
+                       "attempt_count": attempt, "last_attempt_at": utc_now(),
+                       "last_status_code": 0})
+    run.log(item, factory.attempt_log_values(
         result, state="failed", attempt=attempt, res_model=item.res_model, res_ids=ids,
         outbox_id=item.id))
 
 
-def _send_item(item, config, factory, plan, prepared, attempt):
-    """Send a prepared outbox item and record its outcome; return its log."""
+def _send_item(item, run, config, factory, plan, prepared, attempt):
+    """Send a prepared outbox item; keep its outcome and log in ``run``."""
     result = factory.send(prepared.body, item.idempotency_key, prepared.url)
     vals = outcome_values(config, result, attempt, item.max_attempts, factory.secrets)
     state = ITEM_TO_LOG_STATE[vals["state"]]
-    item.write(vals)
-    if state != "retrying":
-        _settle_earlier_attempts(item)
+    run.outcome(item, vals)
     log_values = factory.attempt_log_values(
         result, state=state, attempt=attempt, res_model=item.res_model,
         res_ids=prepared.ids, outbox_id=item.id,
     )
-    user = item.create_uid if item.create_uid.active else item.env.user
-    problems = plan.settle(item.res_model, prepared, result, None,
-                           item.env(user=user.id, su=False))
-    plan.flush()
+    user_env = None
+    if plan.track and (plan.response_spec or plan.response_script):
+        # Answers are written back as the user who queued the delivery.
+        user = item.create_uid if item.create_uid.active else item.env.user
+        user_env = item.env(user=user.id, su=False)
+    problems = plan.settle(item.res_model, prepared, result, None, user_env)
     if problems:
         log_values["error_message"] = masking.mask_text(problems, factory.secrets)
-    return item.env["bj.api.log"].sudo().create(log_values)
+    run.log(item, log_values)

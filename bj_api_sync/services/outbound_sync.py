@@ -158,7 +158,8 @@ class SyncPlan:
         if not self.pending:
             return
         columns = list(zip(*self.pending.values()))
-        self.pending = {}
+        # Emptied in place: the plans of one outbox group may share it.
+        self.pending.clear()
         self.cr.execute(UPSERT_SQL, (self.owner_id, _utc_now(), *map(list, columns)))
         self.config.env["bj.api.sync.binding"].invalidate_model()
 

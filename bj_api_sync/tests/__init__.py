@@ -23,6 +23,7 @@ from . import (
     test_outbound_oauth2,
     test_outbound_schedule,
     test_outbox_concurrency,
+    test_outbox_groups,
     test_row_payloads,
     test_security,
     test_signing,

@@ -286,13 +286,47 @@ class TestOutboundFailures(OutboundCase):
         config = self.make_out_config(name="Crashing", url=self.server.url + "/c",
                                       auth_type="bearer", bearer_token="tok-crash-secret")
         item = self.Outbox._enqueue(config, self.partners[0], "test")
-        with mock.patch.object(outbound, "deliver",
-                               side_effect=RuntimeError("boom with tok-crash-secret")), \
-                mute_logger("odoo.addons.bj_api_sync.models.bj_api_outbox"):
+        good = self.Outbox._enqueue(config, self.partners[1], "test")
+        attempt = outbound._attempt
+
+        def crash(one, run):
+            if one == item:
+                raise RuntimeError("boom with tok-crash-secret")
+            return attempt(one, run)
+
+        with mock.patch.object(outbound, "_attempt", side_effect=crash), \
+                mute_logger("odoo.addons.bj_api_sync.services.outbound"):
             self._run_due(item)
         self.assertEqual(item.state, "failed")
         self.assertIn("boom with", item.last_error)
         self.assertNotIn("tok-crash-secret", item.last_error)
+        # The other item of the group went out.
+        self.assertEqual(good.state, "done")
+        self.assertEqual(self.server.count(), 1)
+
+    def test_a_group_whose_writes_fail_is_delivered_one_item_at_a_time(self):
+        from unittest import mock
+
+        from ..services import outbound
+
+        config = self.make_out_config(name="Bad write", url=self.server.url + "/w")
+        items = self.Outbox._enqueue(config, self.partners[:2], "test")
+        write = outbound._GroupRun.write
+        calls = []
+
+        def fail_the_group(run):
+            calls.append(len(run.items))
+            if len(run.items) > 1:
+                run.env.cr.execute("SELECT 1/0")
+            return write(run)
+
+        with mock.patch.object(outbound._GroupRun, "write", fail_the_group), \
+                mute_logger("odoo.addons.bj_api_sync.models.bj_api_outbox", "odoo.sql_db"):
+            self.Outbox._cron_deliver()
+        self.assertEqual(calls, [2, 1, 1])
+        self.assertEqual(items.mapped("state"), ["done", "done"])
+        # At least once: the group's requests were sent, then sent again one by one.
+        self.assertEqual(len({r.idempotency_key for r in self.server.requests}), 2)
 
     def test_500_then_200_is_retried_with_the_same_idempotency_key(self):
         self.server.script(None, [Response(500, {"error": "boom"}), Response(200, {"ok": 1})])

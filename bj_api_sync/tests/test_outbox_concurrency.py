@@ -82,3 +82,41 @@ class TestOutboxConcurrency(BjApiSyncCase):
                 env = self._env(cr)
                 env["bj.api.outbox"].browse(item_id).unlink()
                 env["bj.api.sync.config"].browse(config_id).unlink()
+
+    def test_groups_of_two_workers_never_overlap_and_keep_each_records_order(self):
+        with self.registry.cursor() as cr:
+            env = self._env(cr)
+            config = env["bj.api.sync.config"].create({
+                "name": "Concurrent groups", "request_type": "out",
+                "model_id": env["ir.model"]._get("res.partner").id,
+                "url": "http://127.0.0.1:9/x",
+                "http_method_ids": [(6, 0, env.ref("bj_api_sync.http_method_post").ids)],
+            })
+            # Records 1..4 once each, then record 1 again: its update.
+            items = env["bj.api.outbox"].create([
+                {"config_id": config.id, "idempotency_key": f"g{i}", "payload": "{}",
+                 "res_model": "res.partner", "res_ids": str(rid)}
+                for i, rid in enumerate([1, 2, 3, 4, 1])
+            ])
+            item_ids, config_id = items.ids, config.id
+        cursors = [self.registry.cursor() for _i in range(3)]
+        try:
+            first = self._env(cursors[0])["bj.api.outbox"]._claim(2)
+            second = self._env(cursors[1])["bj.api.outbox"]._claim(10)
+            third = self._env(cursors[2])["bj.api.outbox"]._claim(10)
+            self.assertEqual(first.ids, item_ids[:2])
+            # Not the update of record 1: its create is held by the first worker.
+            self.assertEqual(second.ids, item_ids[2:4])
+            self.assertFalse(third)
+            cursors[0].rollback()  # the first worker dies mid-group
+            cursors[2].rollback()
+            again = self._env(cursors[2])["bj.api.outbox"]._claim(10)
+            self.assertEqual(again.ids, item_ids[:2], "its items are taken again, in order")
+        finally:
+            for cr in cursors:
+                cr.rollback()
+                cr.close()
+            with self.registry.cursor() as cr:
+                env = self._env(cr)
+                env["bj.api.outbox"].browse(item_ids).unlink()
+                env["bj.api.sync.config"].browse(config_id).unlink()
