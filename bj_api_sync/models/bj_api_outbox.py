@@ -6,7 +6,7 @@ from datetime import timedelta
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, http, models
-from odoo.tools import sql
+from odoo.tools import mute_logger, sql
 
 from ..engine import http_client, masking, policy
 from ..services import outbound
@@ -234,7 +234,9 @@ class BjApiOutbox(models.Model):
         worker settled items since it began: commit and claim again)."""
         self.flush_model()
         try:
-            with self.env.cr.savepoint(flush=False):
+            # A conflict is expected now and then with several workers: it is
+            # handled, not an error for the log.
+            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
                 # Due times are written with the application's clock, so they
                 # are compared with it too (not with the transaction's now(),
                 # which stops at the transaction's start).
@@ -276,6 +278,7 @@ class BjApiOutbox(models.Model):
         size = group_size or GROUP_SIZE
         deadline = time.monotonic() + budget_seconds
         done = 0
+        woken = False
         while limit is None or done < limit:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
@@ -297,6 +300,10 @@ class BjApiOutbox(models.Model):
                     self.env.cr.commit()  # pylint: disable=invalid-commit
                 time.sleep(pause)
                 continue
+            if len(items) == size and limit is None and not woken:
+                # A backlog: idle cron workers (other servers) join in.
+                self._wake_other_workers()
+                woken = True
             self._deliver_group(items)
             done += len(items)
             if not testing:
@@ -329,6 +336,19 @@ class BjApiOutbox(models.Model):
         item.invalidate_recordset()
         item.write({"state": "failed", "last_error": masking.mask_text(str(exc), secrets),
                     "attempt_count": item.attempt_count + 1})
+
+    def _wake_other_workers(self):
+        """Trigger every active scheduled action that delivers this queue (the
+        worker actions 2 to 4, and any copy), so that idle cron workers take one.
+
+        Odoo runs a scheduled action in one worker at a time, so each further
+        worker needs its own action; one already running is left to run.
+        """
+        crons = self.env["ir.cron"].sudo().search([
+            ("model_id.model", "=", self._name), ("code", "=like", "%_cron_deliver(%"),
+            ("active", "=", True)])
+        for cron in crons:
+            cron._trigger()
 
     def _schedule_next_run(self):
         """Trigger the worker again in time for the next waiting item, if any."""

@@ -4,7 +4,8 @@ It answers every request with ``200 {"ok":true}``, keeps connections alive,
 parses JSON bodies (as a real API would) to count the records received, and
 counts distinct ``Idempotency-Key`` values, so a run can check that every event
 arrived exactly once. ``GET /__stats`` returns the counters, ``GET /__clear``
-resets them. Being much faster than the threaded fault server, it leaves the
+resets them; ``GET /__times`` returns ``[time received, body's "name"]`` of each
+request to a path under ``/timed`` (latency measurements). Being much faster than the threaded fault server, it leaves the
 client's own cost visible in the figures.
 
     python3 tests/benchmarks/sink.py --port 8099
@@ -13,6 +14,7 @@ client's own cost visible in the figures.
 import argparse
 import asyncio
 import json
+import time
 
 OK = b'{"ok":true}'
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
@@ -33,6 +35,7 @@ class Stats:
         self.without_key = 0
         self.keys = set()
         self.connections = 0
+        self.times = []
 
     def as_dict(self):
         """Return the counters as a JSON-able dict."""
@@ -67,6 +70,10 @@ async def handle(reader, writer):
                 data = json.dumps(STATS.as_dict()).encode()
                 writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                              b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
+            elif target.startswith(b"/__times"):
+                data = json.dumps(STATS.times).encode()
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: " + str(len(data)).encode() + b"\r\n\r\n" + data)
             elif target.startswith(b"/__clear"):
                 STATS.clear()
                 writer.write(RESPONSE)
@@ -75,6 +82,8 @@ async def handle(reader, writer):
                 if body:
                     parsed = json.loads(body)
                     STATS.items += len(parsed) if isinstance(parsed, list) else 1
+                    if target.startswith(b"/timed") and isinstance(parsed, dict):
+                        STATS.times.append((time.time(), parsed.get("name")))
                 if key is None:
                     STATS.without_key += 1
                 elif key in STATS.keys:

@@ -11,7 +11,8 @@ PostgreSQL (``DB_HOST`` / ``DB_PORT`` / ``DB_USER``, default 127.0.0.1:5432 as
 Fixtures:
 
 - ``odoo`` (session): :class:`OdooServer`: ``url``, ``db``, ``rpc()``,
-  ``shell()``, ``http()``, ``log_text()``.
+  ``shell()``, ``http()``, ``log_text()``; ``sibling()`` gives a second server
+  on the same database, ``kill()`` and ``serve()`` crash and restart one.
 - ``sink`` (function): a started :class:`FaultServer` on 127.0.0.1.
 """
 import contextlib
@@ -64,16 +65,21 @@ def _pg(dbname="postgres", **kwargs):
 class OdooServer:
     """A prefork Odoo server on 127.0.0.1 with bj_api_sync installed in its own database."""
 
-    def __init__(self, workdir: pathlib.Path):
-        """Prepare the configuration; :meth:`start` installs and serves."""
+    def __init__(self, workdir: pathlib.Path, db: str | None = None, name: str = "odoo-e2e"):
+        """Prepare the configuration; :meth:`start` installs and serves.
+
+        ``db``: serve this existing database (see :meth:`sibling`) instead of
+        a new one; it is then neither installed nor dropped by this object.
+        """
         import odoo  # noqa: F401  (fails loudly where Odoo 17 is not importable)
 
         self.workdir = workdir
-        self.db = f"bj_api_sync_e2e_{os.getpid()}_{int(time.time())}"
+        self.owns_db = db is None
+        self.db = db or f"bj_api_sync_e2e_{os.getpid()}_{int(time.time())}"
         self.port = _free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        self.log_path = workdir / "odoo-e2e.log"
-        self.conf = workdir / "odoo-e2e.conf"
+        self.log_path = workdir / f"{name}.log"
+        self.conf = workdir / f"{name}.conf"
         odoo_addons = pathlib.Path(odoo.__file__).parent / "addons"
         self.conf.write_text(
             "[options]\n"
@@ -102,8 +108,15 @@ class OdooServer:
             launcher.write_text("import odoo.cli\nodoo.cli.main()\n")
         return [sys.executable, str(launcher), *args]
 
+    def sibling(self, name: str = "odoo-e2e-2") -> "OdooServer":
+        """Return another server on this server's database (its own port, log and
+        processes, its own cron worker), not started: call :meth:`serve`."""
+        return OdooServer(self.workdir, db=self.db, name=name)
+
     def start(self):
         """Install the addon in a new database, then serve it in prefork mode."""
+        if not self.owns_db:
+            return self.serve()
         install_log = self.workdir / "install.log"
         with install_log.open("w") as out:
             rc = subprocess.call(
@@ -118,7 +131,13 @@ class OdooServer:
         # webhook guard refuses unless allowed.
         self.shell("env['ir.config_parameter'].sudo().set_param("
                    "'bj_api_sync.webhook_allow_internal_urls', 'True'); env.cr.commit()")
-        self._log = self.log_path.open("w")
+        return self.serve()
+
+    def serve(self):
+        """Start the prefork server (two HTTP workers, one cron worker) on the
+        database; return once it answers. Called again after :meth:`kill`, it
+        restarts the server, appending to the same log."""
+        self._log = self.log_path.open("a")
         self.process = subprocess.Popen(
             self._odoo_bin("-c", str(self.conf), "-d", self.db, "--workers=2",
                            "--max-cron-threads=1", "--limit-time-real=600"),
@@ -134,8 +153,17 @@ class OdooServer:
             time.sleep(0.3)
         raise RuntimeError("the Odoo server did not answer in time:\n" + self.log_text()[-4000:])
 
+    def kill(self, sig=signal.SIGKILL):
+        """Kill the server's whole process group with ``sig`` (no clean-up: as a
+        crash or the OOM killer would) and wait for it."""
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.process.pid, sig)
+        self.process.wait(20)
+        self._log.close()
+
     def stop(self):
-        """Stop the server (its whole process group) and drop its database."""
+        """Stop the server (its whole process group) and drop its database
+        (unless it serves another server's database)."""
         if self.process is not None and self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGTERM)
@@ -147,6 +175,8 @@ class OdooServer:
                 self.process.wait(10)
         if getattr(self, "_log", None):
             self._log.close()
+        if not self.owns_db:
+            return
         if os.environ.get("BJ_KEEP_DB") == "1":
             print(f"kept e2e database {self.db}")
             return
