@@ -134,9 +134,10 @@ class BjApiOutbox(models.Model):
 
     def init(self):
         """Create the partial indexes of the delivery claim."""
-        super().init()
+        res = super().init()
         for name, columns in CLAIM_INDEXES:
             sql.create_index(self.env.cr, name, self._table, columns, where=WAITING)
+        return res
 
     @api.depends("config_id", "res_model", "res_ids", "event")
     def _compute_display_name(self):

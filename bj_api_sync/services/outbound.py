@@ -599,7 +599,7 @@ class _GroupRun:
     """The bookkeeping of one group of outbox items delivered in one transaction.
 
     Every item's outcome, log row and binding is kept in memory while the group
-    is sent, then written in a few statements (:meth:`write`): one UPDATE for
+    is sent, then written in a few statements (:meth:`save`): one UPDATE for
     the items, one INSERT for the log rows, one for the earlier attempts, one
     upsert of bindings per configuration. Factories and sync plans are built
     once per configuration of the group; plans of configurations that share
@@ -653,7 +653,7 @@ class _GroupRun:
         for (config, track, res_model), ids in wanted.items():
             try:
                 factory = self.factory(config.sudo())
-            except Exception:  # noqa: BLE001  (reported with each item of the config)
+            except Exception:  # noqa: S112  (reported with each item of the config)
                 continue
             self.plan(config.sudo(), factory, track).prefetch(res_model, ids)
 
@@ -672,7 +672,7 @@ class _GroupRun:
         """Keep the log row of an attempt of ``item``."""
         self.logs.append((item.id, values))
 
-    def write(self):
+    def save(self):
         """Write the group's outcomes, bindings and log rows; return
         ``{item id: log}`` (an empty log for an item that wrote none)."""
         for plan in self.plans.values():
@@ -732,7 +732,7 @@ def deliver_group(items):
             run.outcome(item, {"state": "failed", "attempt_count": item.attempt_count + 1,
                                "last_error": masking.mask_text(str(exc),
                                                                config_secrets(config))})
-    return run.write()
+    return run.save()
 
 
 def _attempt(item, run):

@@ -311,16 +311,16 @@ class TestOutboundFailures(OutboundCase):
 
         config = self.make_out_config(name="Bad write", url=self.server.url + "/w")
         items = self.Outbox._enqueue(config, self.partners[:2], "test")
-        write = outbound._GroupRun.write
+        save = outbound._GroupRun.save
         calls = []
 
         def fail_the_group(run):
             calls.append(len(run.items))
             if len(run.items) > 1:
                 run.env.cr.execute("SELECT 1/0")
-            return write(run)
+            return save(run)
 
-        with mock.patch.object(outbound._GroupRun, "write", fail_the_group), \
+        with mock.patch.object(outbound._GroupRun, "save", fail_the_group), \
                 mute_logger("odoo.addons.bj_api_sync.models.bj_api_outbox", "odoo.sql_db"):
             self.Outbox._cron_deliver()
         self.assertEqual(calls, [2, 1, 1])

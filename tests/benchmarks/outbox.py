@@ -29,7 +29,6 @@ import os
 import resource
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,7 +39,6 @@ import xmlrpc.client
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "bj_api_sync", "tests"))
 
-import scratch_db  # noqa: E402  (beside this script)
 from outbound import ProcessSink, make_config, setup_odoo  # noqa: E402
 from scratch_db import create_database, drop_database  # noqa: E402
 
@@ -119,7 +117,6 @@ def phase_worker(args):
     """Drain the queue as one worker process; print what it did (JSON)."""
     registry = setup_odoo(args)
     from odoo import SUPERUSER_ID, api
-
     from odoo.addons.bj_api_sync.models import bj_api_outbox
 
     if args.group_size:

@@ -76,7 +76,8 @@ def test_a_server_killed_mid_group_loses_nothing(odoo):
     count = 400
     with FaultServer(default_response=Response(200, {"ok": True}, delay=0.02)) as sink:
         config_id = _queue(odoo, sink, count)
-        assert wait_for(lambda: sink.count() >= count // 4, timeout=60), "delivery never began"
+        # Mid-group (groups are 100 items): some of its items sent, none written.
+        assert wait_for(lambda: sink.count() >= count * 3 // 8, timeout=60), "delivery never began"
         odoo.kill()  # SIGKILL to the whole process group, mid-run
         at_kill = sink.count()
         left = _states(odoo.db, config_id)
