@@ -7,3 +7,4 @@ def uninstall_hook(env):
     env["bj.api.webhook"].with_context(active_test=False).search([]).unlink()
     configs = env["bj.api.sync.config"].with_context(active_test=False).search([])
     configs._bj_remove_owned_triggers()
+    env["bj.api.log.rollup"]._drop_database_objects()

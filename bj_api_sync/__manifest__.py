@@ -18,6 +18,7 @@
         "data/ir_cron_data.xml",
         "data/ir_cron_inbound_data.xml",
         "data/ir_cron_idempotency_data.xml",
+        "data/ir_cron_dashboard_data.xml",
         "views/bj_api_sync_config_views.xml",
         "views/bj_api_sync_config_trigger_views.xml",
         "views/bj_api_sync_config_signing_views.xml",

@@ -2,6 +2,7 @@ from . import (
     bj_api_cache_mixin,
     bj_api_idempotency_key,
     bj_api_log,
+    bj_api_log_rollup,
     bj_api_oauth2_token,
     bj_api_outbox,
     bj_api_rate_limit,

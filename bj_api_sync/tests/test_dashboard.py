@@ -4,7 +4,17 @@ from datetime import timedelta
 from odoo import fields
 from odoo.tests import tagged
 
+from ..engine import duration_histogram
 from .common import BjApiSyncCase
+
+
+def percentile_of(durations, fraction):
+    """The engine's reference percentile of these durations' histogram."""
+    counts = {}
+    for ms in durations:
+        bucket = duration_histogram.bucket_of(ms)
+        counts[bucket] = counts.get(bucket, 0) + 1
+    return duration_histogram.percentile(counts, fraction)
 
 
 @tagged("post_install", "-at_install")
@@ -52,8 +62,13 @@ class TestDashboard(BjApiSyncCase):
         row = self.row(self.config)
         self.assertEqual((row.requests_24h, row.failures_24h), (5, 1))
         self.assertAlmostEqual(row.success_rate_24h, 80.0)
-        self.assertAlmostEqual(row.p50_24h, 30.0)
-        self.assertAlmostEqual(row.p95_24h, 88.0)  # interpolated between 40 and 100
+        # Read from 5 % wide duration buckets: the exact values are 30 and 88
+        # (interpolated between 40 and 100), the histogram's within 5 % of them.
+        self.assertAlmostEqual(row.p50_24h, 30.0, delta=30 * 0.05)
+        self.assertAlmostEqual(row.p95_24h, 88.0, delta=88 * 0.05)
+        durations = (10, 20, 30, 40, 100)
+        self.assertAlmostEqual(row.p50_24h, percentile_of(durations, 0.5), places=6)
+        self.assertAlmostEqual(row.p95_24h, percentile_of(durations, 0.95), places=6)
         self.assertEqual((row.requests_7d, row.failures_7d), (8, 3))
         self.assertAlmostEqual(row.success_rate_7d, 500 / 8, places=3)
         self.assertEqual((row.pending_count, row.retrying_count), (1, 1))
@@ -91,3 +106,93 @@ class TestDashboard(BjApiSyncCase):
             [("config_id", "=", self.config.id), ("state", "=", "success"),
              ("is_connection_test", "=", False)], ["duration_ms"], ["config_id"])
         self.assertAlmostEqual(groups[0]["duration_ms"], (10 + 20 + 30 + 40 + 200 + 1) / 6)
+
+
+@tagged("post_install", "-at_install")
+class TestDashboardRollup(BjApiSyncCase):
+    """The hourly counts the dashboard reads follow every change of the logs."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.config = cls.make_out_config(name="Rollup CRM")
+        cls.Log = cls.env["bj.api.log"]
+        cls.Rollup = cls.env["bj.api.log.rollup"]
+
+    def log(self, state="success", ms=10.0, ago=None, **kw):
+        row = self.Log.create({"config_id": self.config.id, "direction": "out",
+                               "state": state, "duration_ms": ms, **kw})
+        if ago is not None:
+            self.env.cr.execute("UPDATE bj_api_log SET create_date = %s WHERE id = %s",
+                                (fields.Datetime.now() - ago, row.id))
+        return row
+
+    def totals(self):
+        self.env.flush_all()
+        self.env.cr.execute("""
+            SELECT COALESCE(sum(requests), 0), COALESCE(sum(successes), 0),
+                   COALESCE(sum(failures), 0), count(*)
+              FROM bj_api_log_rollup WHERE config_id = %s
+        """, (self.config.id,))
+        return self.env.cr.fetchone()
+
+    def dashboard(self):
+        self.env.flush_all()
+        self.env.invalidate_all()
+        return self.env["bj.api.dashboard"].search([("config_id", "=", self.config.id)])
+
+    def test_insert_update_delete_and_compaction_keep_the_counts(self):
+        first = self.log()
+        self.log("failed", 200.0)
+        self.Log._insert_many([{"config_id": self.config.id, "direction": "out",
+                                "state": "success", "duration_ms": 15.0}] * 3)
+        self.log("success", 5.0, is_connection_test=True)
+        self.log("skipped", 0.0)
+        self.assertEqual(self.totals()[:3], (5, 4, 1))
+        first.write({"state": "retrying"})
+        self.assertEqual(self.totals()[:3], (5, 3, 2))
+        # retrying -> failed counts the same: no row is added for it
+        rows = self.totals()[3]
+        first.write({"state": "failed"})
+        self.assertEqual(self.totals()[3], rows)
+        first.unlink()
+        self.assertEqual(self.totals()[:3], (4, 3, 1))
+        remaining = self.Rollup._cron_compact()
+        self.assertEqual(self.totals()[:3], (4, 3, 1))
+        # One row per hour and bucket is left: 15 ms and 200 ms; the 10 ms
+        # bucket's deltas (+1 created, -1 deleted) cancel out and go.
+        self.assertEqual(self.totals()[3], 2)
+        self.assertGreaterEqual(remaining, 2)
+        row = self.dashboard()
+        self.assertEqual((row.requests_24h, row.failures_24h), (4, 1))
+
+    def test_windows_end_exactly_24_hours_and_7_days_ago(self):
+        self.log(ago=timedelta(hours=23, minutes=50))   # in both
+        self.log(ago=timedelta(hours=24, minutes=10))   # 7 days only
+        self.log(ago=timedelta(days=6, hours=23, minutes=50))  # 7 days only
+        self.log(ago=timedelta(days=7, minutes=10))     # neither
+        self.log(ago=timedelta(days=9))                 # neither, and no longer counted
+        row = self.dashboard()
+        self.assertEqual((row.requests_24h, row.requests_7d), (1, 3))
+        action = row.action_open_requests_7d()
+        self.assertEqual(self.Log.search_count(action["domain"]), 3)
+
+    def test_compaction_drops_what_no_window_reads(self):
+        self.log()
+        self.env.flush_all()
+        self.env.cr.execute("""
+            INSERT INTO bj_api_log_rollup (config_id, hour, bucket, requests, successes,
+                                           failures)
+            VALUES (%s, (now() AT TIME ZONE 'UTC') - interval '9 days', 3, 5, 5, 0)
+        """, (self.config.id,))
+        self.assertEqual(self.totals()[0], 6)
+        self.Rollup._cron_compact()
+        self.assertEqual(self.totals()[0], 1)
+
+    def test_percentiles_match_the_engine(self):
+        durations = [3.0, 8.0, 12.5, 40.0, 41.0, 95.0, 150.0, 151.0, 700.0, 2500.0]
+        for ms in durations:
+            self.log(ms=ms)
+        row = self.dashboard()
+        self.assertAlmostEqual(row.p50_24h, percentile_of(durations, 0.5), places=6)
+        self.assertAlmostEqual(row.p95_7d, percentile_of(durations, 0.95), places=6)

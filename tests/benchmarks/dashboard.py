@@ -11,7 +11,10 @@ durations, plus 1,000 waiting queue items; runs VACUUM ANALYZE (as autovacuum
 would after a bulk load); then reads the dashboard as its kanban view does
 (``search_read`` of every row with every field) 9 times and prints the median and
 the spread. It also times the same read right after the load, before VACUUM, and
-the log list's grouped counts. Nothing is asserted.
+the log list's grouped counts; the cost the rollup triggers add to a log insert
+(5,000 one-row inserts with and without them); and the dashboard read while the
+rows those inserts added wait for the compaction cron, and that cron's run.
+Nothing is asserted.
 """
 import argparse
 import logging
@@ -78,6 +81,34 @@ def timed_reads(env, repeat):
     return times, rows
 
 
+def ids_of(env):
+    return env["bj.api.sync.config"].search([("name", "like", "Dashboard bench")]).ids
+
+
+def single_row_inserts(env, ids, count=5000):
+    """Time ``count`` one-row log inserts (as the ORM writes a log) with the
+    rollup triggers, then as many with them disabled; print the difference."""
+    sql = """
+        INSERT INTO bj_api_log (config_id, direction, http_method, state, duration_ms,
+                                attempt, create_date, write_date, create_uid, write_uid)
+        VALUES (%s, 'out', 'POST', 'success', %s, 1, now() AT TIME ZONE 'UTC',
+                now() AT TIME ZONE 'UTC', 1, 1)
+    """
+    figures = {}
+    for label in ("with the rollup triggers", "without them"):
+        if label == "without them":
+            env.cr.execute("ALTER TABLE bj_api_log DISABLE TRIGGER USER")
+        start = time.perf_counter()
+        for n in range(count):
+            env.cr.execute(sql, (ids[n % len(ids)], 5 + n % 300))
+        figures[label] = (time.perf_counter() - start) * 1e6 / count
+    env.cr.execute("ALTER TABLE bj_api_log ENABLE TRIGGER USER")
+    env.cr.commit()
+    with_t, without = figures.values()
+    print(f"  one-row log insert: {with_t:.0f} us with the rollup triggers, {without:.0f} us "
+          f"without (+{with_t - without:.0f} us per insert statement)")
+
+
 def run(args):
     import odoo
     from odoo import SUPERUSER_ID, api
@@ -101,6 +132,7 @@ def run(args):
     vacuum.autocommit = True
     vacuum.cursor().execute("VACUUM ANALYZE bj_api_log")
     vacuum.cursor().execute("VACUUM ANALYZE bj_api_outbox")
+    vacuum.cursor().execute("VACUUM ANALYZE bj_api_log_rollup")
     vacuum.close()
     with registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
@@ -116,6 +148,17 @@ def run(args):
               f"{busiest['failures_24h']} failures, p95 {busiest['p95_24h']:.0f} ms; "
               f"7 d {busiest['requests_7d']} requests; backlog {busiest['pending_count']} + "
               f"{busiest['retrying_count']}")
+        single_row_inserts(env, ids_of(env))
+        times, _rows = timed_reads(env, REPEAT)
+        print(f"  with the 5,000 rollup rows those inserts added, not yet compacted: median "
+              f"{statistics.median(times):.0f} ms")
+        start = time.perf_counter()
+        remaining = env["bj.api.log.rollup"]._cron_compact()
+        env.cr.commit()
+        print(f"  compaction cron: {(time.perf_counter() - start) * 1000:.0f} ms "
+              f"({remaining:,} rollup rows left)")
+        times, _rows = timed_reads(env, REPEAT)
+        print(f"  after compaction: median {statistics.median(times):.0f} ms")
         start = time.perf_counter()
         env["bj.api.log"].read_group([], ["duration_ms"], ["config_id"])
         print(f"  log pivot (average duration by configuration, all rows): "
