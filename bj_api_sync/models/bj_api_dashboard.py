@@ -6,39 +6,54 @@ from odoo import _, fields, models, tools
 from ..engine import duration_histogram
 
 # Calls counted: no connection test, no run that sent nothing (Only Changed). A
-# failure is an attempt that failed, final or to be retried. Whole hours come
-# from the rollup (bj.api.log.rollup), the first, partial hour of each window
-# from the logs themselves, so the windows end exactly 24 hours and 7 days ago.
-# Each row weighs 1 or 0 in each window (n24 / n7); p50 and p95 are read from
-# the duration buckets (within 5 % of the exact value, see duration_histogram).
-# Built from this module's and the engine's constants only, never input.
+# failure is an attempt that failed, final or to be retried. The counts come
+# from bj.api.log.rollup: for 7 days, the whole days inside the window (d1 to
+# today) from the day rows, the hours before them (from h7) and today's from
+# the hour rows; for 24 hours, the hour rows from h24. The first, partial hour
+# of each window is read from the logs themselves, so the windows start exactly
+# 24 hours and 7 days ago. Each row weighs 1 or 0 in each window (n24 / n7);
+# p50 and p95 are read from the duration buckets (within 5 %, see
+# duration_histogram).
 _VIEW_TEMPLATE = """
 CREATE OR REPLACE VIEW bj_api_dashboard AS
 WITH edges AS (
     SELECT now_utc - interval '24 hours' AS t24, now_utc - interval '7 days' AS t7,
            date_trunc('hour', now_utc - interval '24 hours') + interval '1 hour' AS h24,
-           date_trunc('hour', now_utc - interval '7 days') + interval '1 hour' AS h7
+           date_trunc('hour', now_utc - interval '7 days') + interval '1 hour' AS h7,
+           date_trunc('day', now_utc - interval '7 days') + interval '1 day' AS d1,
+           date_trunc('day', now_utc) AS today
       FROM (SELECT now() AT TIME ZONE 'UTC' AS now_utc) n
-), counted AS (
-    SELECT r.config_id, r.bucket,
-           CASE WHEN r.hour >= e.h24 THEN r.requests ELSE 0 END AS n24,
-           CASE WHEN r.hour >= e.h24 THEN r.successes ELSE 0 END AS s24,
-           CASE WHEN r.hour >= e.h24 THEN r.failures ELSE 0 END AS f24,
-           r.requests AS n7, r.successes AS s7, r.failures AS f7
+), periods AS (
+    -- whole days of the 7 days
+    SELECT r.config_id, r.bucket, 0 AS w24, 1 AS w7, r.requests, r.successes, r.failures
       FROM bj_api_log_rollup r, edges e
-     WHERE r.hour >= e.h7
+     WHERE r.span = 'day' AND r.period >= e.d1 AND r.period < e.today
     UNION ALL
-    SELECT l.config_id, bj_api_duration_bucket(l.duration_ms), w24, w24 * ok, w24 * ko,
-           w7, w7 * ok, w7 * ko
-      FROM edges e, bj_api_log l,
-           LATERAL (SELECT (l.create_date >= e.t24)::integer AS w24,
-                           (l.create_date < e.h7)::integer AS w7,
-                           (l.state = 'success')::integer AS ok,
-                           (l.state IN ('failed', 'retrying'))::integer AS ko) w
+    -- the hours of the 7 days before its first whole day
+    SELECT r.config_id, r.bucket, 0, 1, r.requests, r.successes, r.failures
+      FROM bj_api_log_rollup r, edges e
+     WHERE r.span = 'hour' AND r.period >= e.h7 AND r.period < e.d1
+    UNION ALL
+    -- the hours of the 24 hours (today's count in the 7 days too)
+    SELECT r.config_id, r.bucket, 1, (r.period >= e.today)::integer,
+           r.requests, r.successes, r.failures
+      FROM bj_api_log_rollup r, edges e
+     WHERE r.span = 'hour' AND r.period >= e.h24
+    UNION ALL
+    -- the first, partial hour of each window, from the logs
+    SELECT l.config_id, bj_api_duration_bucket(l.duration_ms),
+           (l.create_date >= e.t24)::integer, (l.create_date < e.h7)::integer, 1,
+           (l.state = 'success')::integer, (l.state IN ('failed', 'retrying'))::integer
+      FROM bj_api_log l, edges e
      WHERE ((l.create_date >= e.t7 AND l.create_date < e.h7)
             OR (l.create_date >= e.t24 AND l.create_date < e.h24))
        AND l.config_id IS NOT NULL
        AND l.is_connection_test IS NOT TRUE AND l.state <> 'skipped'
+), counted AS (
+    SELECT config_id, bucket, w24 * requests AS n24, w24 * successes AS s24,
+           w24 * failures AS f24, w7 * requests AS n7, w7 * successes AS s7,
+           w7 * failures AS f7
+      FROM periods
 ), hist AS (
     SELECT config_id, bucket, sum(n24) AS n24, sum(s24) AS s24, sum(f24) AS f24,
            sum(n7) AS n7, sum(s7) AS s7, sum(f7) AS f7

@@ -127,13 +127,13 @@ class TestDashboardRollup(BjApiSyncCase):
                                 (fields.Datetime.now() - ago, row.id))
         return row
 
-    def totals(self):
+    def totals(self, span="hour"):
         self.env.flush_all()
         self.env.cr.execute("""
             SELECT COALESCE(sum(requests), 0), COALESCE(sum(successes), 0),
                    COALESCE(sum(failures), 0), count(*)
-              FROM bj_api_log_rollup WHERE config_id = %s
-        """, (self.config.id,))
+              FROM bj_api_log_rollup WHERE config_id = %s AND span = %s
+        """, (self.config.id, span))
         return self.env.cr.fetchone()
 
     def dashboard(self):
@@ -149,6 +149,7 @@ class TestDashboardRollup(BjApiSyncCase):
         self.log("success", 5.0, is_connection_test=True)
         self.log("skipped", 0.0)
         self.assertEqual(self.totals()[:3], (5, 4, 1))
+        self.assertEqual(self.totals("day")[:3], (5, 4, 1))
         first.write({"state": "retrying"})
         self.assertEqual(self.totals()[:3], (5, 3, 2))
         # retrying -> failed counts the same: no row is added for it
@@ -157,33 +158,41 @@ class TestDashboardRollup(BjApiSyncCase):
         self.assertEqual(self.totals()[3], rows)
         first.unlink()
         self.assertEqual(self.totals()[:3], (4, 3, 1))
+        self.assertEqual(self.totals("day")[:3], (4, 3, 1))
         remaining = self.Rollup._cron_compact()
         self.assertEqual(self.totals()[:3], (4, 3, 1))
         # One row per hour and bucket is left: 15 ms and 200 ms; the 10 ms
         # bucket's deltas (+1 created, -1 deleted) cancel out and go.
         self.assertEqual(self.totals()[3], 2)
-        self.assertGreaterEqual(remaining, 2)
+        self.assertEqual(self.totals("day")[3], 2)
+        self.assertGreaterEqual(remaining, 4)
         row = self.dashboard()
         self.assertEqual((row.requests_24h, row.failures_24h), (4, 1))
 
     def test_windows_end_exactly_24_hours_and_7_days_ago(self):
+        # every hour of the last 8 days: 24 in the 24 hours, 168 in the 7 days,
+        # whatever day rows, hour rows and partial hours they are read from
+        # (10 minutes from each edge: the view's now is the transaction's start)
+        for hours in range(8 * 24):
+            self.log(ago=timedelta(hours=hours, minutes=30))
         self.log(ago=timedelta(hours=23, minutes=50))   # in both
-        self.log(ago=timedelta(hours=24, minutes=10))   # 7 days only
+        self.log(ago=timedelta(hours=24, minutes=10))    # 7 days only
         self.log(ago=timedelta(days=6, hours=23, minutes=50))  # 7 days only
-        self.log(ago=timedelta(days=7, minutes=10))     # neither
+        self.log(ago=timedelta(days=7, minutes=10))      # neither
         self.log(ago=timedelta(days=9))                 # neither, and no longer counted
         row = self.dashboard()
-        self.assertEqual((row.requests_24h, row.requests_7d), (1, 3))
-        action = row.action_open_requests_7d()
-        self.assertEqual(self.Log.search_count(action["domain"]), 3)
+        self.assertEqual((row.requests_24h, row.requests_7d), (24 + 1, 168 + 3))
+        Log = self.Log
+        self.assertEqual(Log.search_count(row.action_open_requests_24h()["domain"]), 25)
+        self.assertEqual(Log.search_count(row.action_open_requests_7d()["domain"]), 171)
 
     def test_compaction_drops_what_no_window_reads(self):
         self.log()
         self.env.flush_all()
         self.env.cr.execute("""
-            INSERT INTO bj_api_log_rollup (config_id, hour, bucket, requests, successes,
-                                           failures)
-            VALUES (%s, (now() AT TIME ZONE 'UTC') - interval '9 days', 3, 5, 5, 0)
+            INSERT INTO bj_api_log_rollup (config_id, span, period, bucket, requests,
+                                           successes, failures)
+            VALUES (%s, 'hour', (now() AT TIME ZONE 'UTC') - interval '9 days', 3, 5, 5, 0)
         """, (self.config.id,))
         self.assertEqual(self.totals()[0], 6)
         self.Rollup._cron_compact()
