@@ -5,6 +5,7 @@ from . import (
     bj_api_log_rollup,
     bj_api_oauth2_token,
     bj_api_outbox,
+    bj_api_outbox_retention,
     bj_api_rate_limit,
     bj_api_sync_binding,
     bj_api_sync_config,

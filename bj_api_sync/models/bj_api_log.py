@@ -171,7 +171,8 @@ class BjApiLog(models.Model):
 
     @api.model
     def _cron_purge_old_logs(self):
-        """Delete logs older than the retention setting; return how many were deleted."""
+        """Delete logs older than the retention setting, and the delivered queue
+        items as old; return how many logs were deleted."""
         days = self._get_retention_days()
         if not days:
             return 0
@@ -183,6 +184,7 @@ class BjApiLog(models.Model):
         self.env.invalidate_all()
         if count:
             _logger.info("Purged %s BJ API log(s) older than %s days", count, days)
+        self.env["bj.api.outbox"]._purge_done_items(cutoff)
         return count
 
     def action_retry_delivery(self):

@@ -10,7 +10,8 @@ class ResConfigSettings(models.TransientModel):
         string="BJ API Log Retention (days)",
         config_parameter="bj_api_sync.log_retention_days",
         default=30,
-        help="Logs older than this are deleted every day. 0 keeps them forever.",
+        help="Logs, and delivered queue items, older than this are deleted every day. "
+        "0 keeps them forever.",
     )
     bj_api_log_body_limit = fields.Integer(
         string="BJ API Log Body Limit (characters)",

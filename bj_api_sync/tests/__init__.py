@@ -24,6 +24,7 @@ from . import (
     test_outbound_schedule,
     test_outbox_concurrency,
     test_outbox_groups,
+    test_outbox_retention,
     test_row_payloads,
     test_security,
     test_signing,
