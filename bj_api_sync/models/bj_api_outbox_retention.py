@@ -6,12 +6,10 @@ from odoo import api, models
 
 _logger = logging.getLogger(__name__)
 
-# Each is what a screen or the worker asks of a queue of millions of delivered
-# items, answered from an index instead of a scan.
+# Each is what a screen asks of a queue of millions of delivered items, answered
+# from an index instead of a scan (the worker's claim has its own, partial
+# indexes: CLAIM_INDEXES in bj_api_outbox.py).
 INDEXES = {
-    # the worker's claim and next due time: only waiting items, a small index
-    "bj_api_outbox_waiting_idx":
-        "(next_attempt_at, id) WHERE state IN ('pending', 'retrying')",
     # a state filter (Failed, Done), newest first as the list shows it
     "bj_api_outbox_state_id_idx": "(state, id)",
     # a configuration's items (search, dashboard links), newest first
@@ -26,7 +24,7 @@ class BjApiOutbox(models.Model):
     _inherit = "bj.api.outbox"
 
     def init(self):
-        """Create the indexes of a large queue."""
+        """Create the indexes of the queue's screens."""
         super().init()
         for statement in INDEX_STATEMENTS:
             self.env.cr.execute(statement)
