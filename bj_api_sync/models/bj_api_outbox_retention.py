@@ -25,9 +25,10 @@ class BjApiOutbox(models.Model):
 
     def init(self):
         """Create the indexes of the queue's screens."""
-        super().init()
+        res = super().init()
         for statement in INDEX_STATEMENTS:
             self.env.cr.execute(statement)
+        return res
 
     @api.model
     def _purge_done_items(self, cutoff):
