@@ -90,8 +90,9 @@ def percentile_sql(count: str, running: str, total: str, fraction: float) -> str
     def value_at(position):
         before = f"({running} - {count})"
         value = f"{low} + ({high} - {low}) * ({position} - {before} + 0.5) / {count}"
-        return (f"(array_agg({value} ORDER BY bucket) FILTER (WHERE {count} > 0 "
-                f"AND {before} <= {position} AND {running} > {position}))[1]")
+        # One bucket holds the position: max() picks it without sorting.
+        return (f"max({value}) FILTER (WHERE {count} > 0 "
+                f"AND {before} <= {position} AND {running} > {position})")
 
     below, above = f"floor({rank})", f"ceil({rank})"
     # The total is the same on every row of the group: max() names it outside
