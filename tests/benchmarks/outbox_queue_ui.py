@@ -108,10 +108,11 @@ def screens(env, configs):
 
     def claim():
         env.cr.execute("SAVEPOINT claim")
-        item = Outbox._claim_next()
+        items = Outbox._claim()
         env.cr.execute("ROLLBACK TO SAVEPOINT claim")
-        return item
-    timed("worker: claim the next due item", claim)
+        return items
+    items = timed("worker: claim the next group of due items", claim)
+    print(f"    -> {len(items)} items")
 
 
 def run(args):
