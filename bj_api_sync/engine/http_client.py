@@ -99,7 +99,8 @@ class OutboundRequest:
     method: str
     url: str
     params: list[tuple[str, str]] | dict | None = None
-    headers: dict[str, str] = field(default_factory=dict)
+    # Out of repr() as well: an Authorization header is a credential.
+    headers: dict[str, str] = field(default_factory=dict, repr=False)
     json_body: Any = None
     timeout: tuple[float, float] = DEFAULT_TIMEOUT
     idempotency_key: str | None = None

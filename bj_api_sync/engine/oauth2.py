@@ -15,6 +15,7 @@ Neither the client secret nor a token ever appears in an error message, a
 import base64
 import json
 import logging
+import math
 import re
 import time
 from dataclasses import dataclass, field
@@ -117,6 +118,9 @@ class Token:
 
 
 # --------------------------------------------------------------------- arithmetic
+MAX_LIFETIME_SECONDS = 365 * 86400
+
+
 def margin(lifetime: float) -> float:
     """Seconds before the server's expiry at which a token is dropped: 30, or half the
     lifetime for tokens living a minute or less (so a short token is still used)."""
@@ -139,9 +143,11 @@ def parse_expires_in(value) -> int | None:
         if not re.fullmatch(r"\d+(\.\d+)?", value):
             return None
         value = float(value)
-    if not isinstance(value, int | float) or value != value or value <= 0:
+    if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
         return None
-    return int(value)
+    # A server's "forever" (1e12 s) would make an expiry past the year 9999,
+    # which no datetime holds: a year is as good as forever for a cache.
+    return min(int(value), MAX_LIFETIME_SECONDS)
 
 
 # ------------------------------------------------------------------ the request
@@ -286,6 +292,12 @@ def refused_client(exc: TokenError) -> bool:
     return exc.status == 400 and (exc.error or "") in _CLIENT_AUTH_ERRORS
 
 
+def _basic_values(headers: dict) -> list[str]:
+    """The Authorization header's value and its base64 part, if any."""
+    value = next((v for k, v in headers.items() if k.lower() == "authorization"), "")
+    return [value, value.split(" ", 1)[-1]] if value else []
+
+
 def other_method(method: str) -> str:
     """The client authentication method that is not ``method``."""
     return POST if method == BASIC else BASIC
@@ -301,7 +313,10 @@ def request_once(credentials: ClientCredentials, method=BASIC, *, session=None,
         method="POST", url=credentials.token_url, headers=headers, form_body=form,
         timeout=timeout or http_client.DEFAULT_TIMEOUT, refuse_internal=refuse_internal,
     )
-    secrets = (credentials.client_secret,)
+    # A server may echo what it got: the secret, its form encoding, the Basic value.
+    secrets = tuple(value for value in {credentials.client_secret,
+                                        form_encode(credentials.client_secret or ""),
+                                        *_basic_values(headers)} if value)
     start = time.time() if now is None else now
     result = http_client.send_once(request, session=session)
     if result.status_code is None:

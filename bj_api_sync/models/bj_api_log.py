@@ -171,8 +171,10 @@ class BjApiLog(models.Model):
 
     @api.model
     def _cron_purge_old_logs(self):
-        """Delete logs older than the retention setting, and the delivered queue
-        items as old; return how many logs were deleted."""
+        """Delete logs older than the retention setting, the delivered queue items
+        as old, and cached OAuth2 tokens no configuration uses; return how many
+        logs were deleted."""
+        self.env["bj.api.oauth2.token"]._purge_orphans()
         days = self._get_retention_days()
         if not days:
             return 0

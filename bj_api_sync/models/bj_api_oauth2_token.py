@@ -1,4 +1,4 @@
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class BjApiOauth2Token(models.Model):
@@ -10,7 +10,9 @@ class BjApiOauth2Token(models.Model):
     superuser has access: the row holds a live credential. ``config_id`` is a
     plain integer, not a foreign key: a configuration created in a transaction
     that has not committed yet can already have its token stored. The rows of a
-    deleted configuration are deleted with it.
+    deleted configuration are deleted with it, and the retention cron drops
+    those left behind (a configuration deleted by the database itself, as when
+    its model's module is uninstalled, or no longer on OAuth2).
     """
 
     _name = "bj.api.oauth2.token"
@@ -35,3 +37,14 @@ class BjApiOauth2Token(models.Model):
     _sql_constraints = [
         ("config_unique", "unique(config_id)", "One cached token per configuration."),
     ]
+
+    @api.model
+    def _purge_orphans(self):
+        """Delete the tokens of configurations that are gone or no longer use
+        OAuth2; return how many were deleted."""
+        self.env.cr.execute("""
+            DELETE FROM bj_api_oauth2_token t
+             WHERE NOT EXISTS (SELECT 1 FROM bj_api_sync_config c
+                                WHERE c.id = t.config_id AND c.auth_type = 'oauth2')
+        """)
+        return self.env.cr.rowcount

@@ -729,9 +729,12 @@ def deliver_group(items):
         except Exception as exc:  # a bad item must not stop the group
             _logger.exception("bj_api_sync: delivery of outbox item %s failed", item.id)
             config = item.config_id.sudo()
+            # The run's factory knows the OAuth2 tokens it used, beside the config's secrets.
+            factory = run.factories.get(config.id)
+            secrets = (factory.secrets if isinstance(factory, RequestFactory)
+                       else config_secrets(config))
             run.outcome(item, {"state": "failed", "attempt_count": item.attempt_count + 1,
-                               "last_error": masking.mask_text(str(exc),
-                                                               config_secrets(config))})
+                               "last_error": masking.mask_text(str(exc), secrets)})
     return run.save()
 
 

@@ -58,3 +58,23 @@ class TestOutboxRetention(BjApiSyncCase):
         self.env.cr.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'bj_api_outbox'")
         names = {row[0] for row in self.env.cr.fetchall()}
         self.assertLessEqual(set(INDEXES), names)
+
+
+@tagged("post_install", "-at_install")
+class TestOauth2TokenOrphans(BjApiSyncCase):
+    """Cached OAuth2 tokens no configuration uses are dropped by the retention cron."""
+
+    def test_tokens_of_gone_or_changed_configurations_are_purged(self):
+        oauth = self.make_out_config(
+            name="OAuth CRM", auth_type="oauth2", oauth2_token_url="http://127.0.0.1:9/token",
+            oauth2_client_id="id", oauth2_client_secret="secret")
+        basic = self.make_out_config(name="Was OAuth", auth_type="none")
+        self.env.flush_all()
+        self.env.cr.execute(
+            "INSERT INTO bj_api_oauth2_token (config_id, access_token) VALUES (%s, 'a'), "
+            "(%s, 'b'), (%s, 'c')", (oauth.id, basic.id, max(oauth.id, basic.id) + 1000))
+        self.env["ir.config_parameter"].sudo().set_param("bj_api_sync.log_retention_days", 0)
+        self.env["bj.api.log"]._cron_purge_old_logs()
+        self.env.cr.execute("SELECT config_id FROM bj_api_oauth2_token WHERE config_id IN %s",
+                            ((oauth.id, basic.id, max(oauth.id, basic.id) + 1000),))
+        self.assertEqual([row[0] for row in self.env.cr.fetchall()], [oauth.id])

@@ -75,3 +75,7 @@ def test_http_worker_and_cron_worker_share_one_token(odoo, sink):
     assert sink.count("/oauth/token") == 2
     head = [r for r in sink.requests if r.method == "HEAD"]
     assert [r.headers["Authorization"] for r in head] == ["Bearer tok-e2e-test-conn"]
+    # Nor in the server's own log (its _logger lines, from every worker).
+    server_log = odoo.log_text()
+    for secret in (SECRET, TOKEN, "tok-e2e-test-conn"):
+        assert secret not in server_log, f"{secret} in the server log"

@@ -71,10 +71,15 @@ def test_unknown_method_is_refused():
 
 def test_reprs_carry_neither_secret_nor_token():
     token = oauth2.Token(access_token="tok-visible-nowhere")
-    request = hc.OutboundRequest(method="POST", url="http://x/t",
-                                 form_body=[("client_secret", SECRET)])
-    for text in (repr(creds()), repr(token), repr(request)):
+    headers, form = oauth2.token_request(creds(), oauth2.BASIC)
+    basic = headers["Authorization"].split(" ", 1)[1]
+    request = hc.OutboundRequest(method="POST", url="http://x/t", headers=headers,
+                                 form_body=form)
+    bearer = hc.OutboundRequest(method="POST", url="http://x/api",
+                                headers={"Authorization": "Bearer tok-visible-nowhere"})
+    for text in (repr(creds()), repr(token), repr(request), repr(bearer)):
         assert SECRET not in text
+        assert basic not in text
         assert "tok-visible-nowhere" not in text
 
 
@@ -104,7 +109,9 @@ def test_no_expires_in_gives_the_default_and_says_so():
 
 
 @pytest.mark.parametrize("value, seconds", [("120", 120), (59.9, 59), (0, None), (-5, None),
-                                            ("soon", None), (True, None), (None, None)])
+                                            ("soon", None), (True, None), (None, None),
+                                            (float("inf"), None), (float("nan"), None),
+                                            (1e400, None), (1e12, 365 * 86400)])
 def test_expires_in_parsing(value, seconds):
     assert oauth2.parse_expires_in(value) == seconds
 
@@ -232,6 +239,21 @@ def test_wrong_secret_tries_both_methods_then_fails_clearly(server):
     assert SECRET not in message
     assert not caught.value.retryable
     assert server.count() == 2
+
+
+def test_what_the_server_echoes_of_the_credentials_is_masked(server):
+    headers, _form = oauth2.token_request(creds(server), oauth2.BASIC)
+    basic = headers["Authorization"]
+    echo = Response(500, {"error": "server_error",
+                          "error_description": f"got {basic} / {basic.split()[1]} / "
+                                               f"{oauth2.form_encode(SECRET)}"})
+    server.script("/oauth/token", [echo])
+    with pytest.raises(oauth2.TokenError) as caught:
+        oauth2.fetch_token(creds(server), timeout=(2, 2))
+    message = str(caught.value)
+    assert "server_error" in message
+    for secret in (basic, basic.split()[1], oauth2.form_encode(SECRET), SECRET):
+        assert secret not in message
 
 
 def test_server_error_is_retryable_and_not_a_reason_to_fall_back(server):
