@@ -134,8 +134,14 @@ def _answered(row, fingerprint):
     return Replay(row["status_code"], row["response_body"] or "", headers, row["trace_id"] or "")
 
 
-def _rows(cr, caller, key):
-    cr.execute(store.SELECT_SQL, (caller, key))
+def _rows(cr, caller, key, now=None):
+    """``{state: row}`` of the key; with ``now``, its expired rows are deleted first
+    (in the same round trip)."""
+    if now is None:
+        cr.execute(store.SELECT_SQL, (caller, key))
+    else:
+        cr.execute(store.DELETE_EXPIRED_SQL + ";" + store.SELECT_SQL, (caller, key, now,
+                                                                      caller, key))
     names = [d[0] for d in cr.description]
     return {row[1]: dict(zip(names, row, strict=True)) for row in cr.fetchall()}
 
@@ -152,8 +158,7 @@ def claim(env, *, caller, key, fingerprint, config_id, uid, method, path, trace_
     expires = idempotency.expires_at(now)
     for _attempt in range(2):
         with _own_cursor(env.registry) as cr:
-            cr.execute(store.DELETE_EXPIRED_SQL, (caller, key, now))
-            rows = _rows(cr, caller, key)
+            rows = _rows(cr, caller, key, now)
             if "done" in rows:
                 return _answered(rows["done"], fingerprint)
             running = rows.get("running")
