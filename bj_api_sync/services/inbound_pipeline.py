@@ -4,10 +4,12 @@ The controller hands a :class:`Call` (what it read from the HTTP request) to
 :func:`serve_resource` / :func:`serve_openapi`; this module resolves the
 config, authenticates, applies the rate limit (first, so that every answer
 to an authenticated caller carries its ``X-RateLimit-*`` headers), checks
-the verb, reads the body, runs the operation as the caller and maps every
-failure to the contract's error envelope. On failure the request
-transaction is rolled back *before* the answer is built, so that nothing of
-a failed call is kept; the ``bj.api.log`` row is then written on the same
+the verb, reads the body, claims the ``Idempotency-Key`` of a write (or
+answers its kept answer instead, see :mod:`.inbound_idempotency`), runs the
+operation as the caller and maps every failure to the contract's error
+envelope. On failure the request transaction is rolled back *before* the
+answer is built, so that nothing of a failed call is kept (but its kept
+error answer, if any); the ``bj.api.log`` row is then written on the same
 cursor, in a savepoint of its own (a failing log INSERT loses neither the
 answer nor the call's writes), and committed with the response.
 PostgreSQL concurrency errors are re-raised so that Odoo retries the request.
