@@ -193,6 +193,17 @@ def claim(env, *, caller, key, fingerprint, config_id, uid, method, path, trace_
     raise in_use_error()
 
 
+MAX_KEPT_PARAM = "bj_api_sync.idempotency_max_kept_chars"
+# Create and update answers echo the record, binaries included: an answer past
+# this is not kept 24 hours (a retry with the key runs the call again).
+DEFAULT_MAX_KEPT_CHARS = 1_000_000
+
+
+def max_kept_chars(env):
+    """The longest answer (in characters) kept for an Idempotency-Key."""
+    return env["bj.api.log"].sudo()._get_int_param(MAX_KEPT_PARAM, DEFAULT_MAX_KEPT_CHARS)
+
+
 def keep(env, found, status, text, headers):
     """Insert the kept answer of claim ``found`` on the request's cursor ``env.cr``.
 
@@ -215,8 +226,12 @@ def keep(env, found, status, text, headers):
             "rolled back, nothing was saved"
         ) from None
     # The claim is not needed once the answer is committed (a tidy-up only).
+    # And if the transaction is rolled back after this (Odoo retries a call whose
+    # commit-time flush hit a serialization failure), the claim must go too:
+    # otherwise the retry finds it running and answers 409 to itself.
     registry = env.registry
     env.cr.postcommit.add(lambda: release(registry, found))
+    env.cr.postrollback.add(lambda: release(registry, found))
 
 
 def keep_error(env, found, status, text, headers):

@@ -331,10 +331,20 @@ def _answer_call(call, env, runner):
             headers.update(outcome.replay.headers)
             headers[idempotency.REPLAYED_HEADER] = "true"
         elif outcome.claim is not None:
+            # What runs at commit (precommit hooks: mail tracking, ...) runs
+            # now, so that its errors are answered here as any other.
+            env.cr.flush()
             # In the call's transaction: its writes and the answer that
             # replays them are committed together.
             text = dumps(body)
-            inbound_idempotency.keep(env, outcome.claim, status, text, {})
+            limit = inbound_idempotency.max_kept_chars(env)  # 0: no limit
+            if limit and len(text) > limit:
+                # Too big to keep 24 hours (a record's binaries): not kept,
+                # a retry with the key runs again, as for an unkept error.
+                inbound_idempotency.release(env.registry, outcome.claim)
+                outcome.summary = "Answer too large to keep for its Idempotency-Key: not kept"
+            else:
+                inbound_idempotency.keep(env, outcome.claim, status, text, {})
     except Exception as exc:  # noqa: BLE001 - every failure becomes a JSON answer
         if inbound_errors.is_retryable(exc):
             if outcome.claim is not None:
@@ -430,7 +440,7 @@ def call_log_values(env, call, outcome, status, body, headers, duration_ms):
         "duration_ms": round(duration_ms, 1),
         "state": "failed" if status >= 400 else "success",
         "error_message": masking.mask_text(f"{error.code}: {error.message}", secrets)
-        if error else None,
+        if error else _replayed_error(outcome, secrets),
         "attempt": 1,
         "res_model": outcome.res_model or None,
         "res_ids": ",".join(str(i) for i in res_ids[:2000]) or None,
@@ -469,6 +479,15 @@ def serve_webhooks(call, env, route, webhook_id=None):
         return status, body
 
     return _answer_call(call, env, runner)
+
+
+def _replayed_error(outcome, secrets):
+    """The error message of a replayed error answer (the log row says what it was)."""
+    body = outcome.replay.body if outcome.replay is not None else None
+    error = body.get("error") if isinstance(body, dict) else None
+    if not isinstance(error, dict):
+        return None
+    return masking.mask_text(f"{error.get('code')}: {error.get('message')}", secrets)
 
 
 def _no_nul(value):

@@ -12,6 +12,7 @@ from . import (
     test_http_inbound_limits,
     test_http_inbound_webhooks,
     test_http_signing,
+    test_idempotency_hooks,
     test_import,
     test_inbound_log,
     test_install,

@@ -361,15 +361,43 @@ class TestInboundIdempotency(BjApiHttpCase):
         self.assertIn("done", self.rows(fresh))
         self.assertEqual(self.env["bj.api.idempotency.key"]._cron_purge_expired(), 0)
 
-    def test_rows_are_for_managers_to_read_only(self):
+    def test_an_answer_too_large_is_not_kept(self):
+        self.env["ir.config_parameter"].sudo().set_param(
+            "bj_api_sync.idempotency_max_kept_chars", 20)
+        key, name = self.key(), f"Large {self.tag}"
+        body = {"data": {"name": name}}
+        first = self.post(body, key)
+        self.assertJson(first, 201)
+        self.assertIn("too large", self.log_of(first).summary)
+        self.assertFalse(self.rows(key))
+        # Not kept: the same call with the key runs again (and creates again).
+        again = self.post(body, key)
+        self.assertJson(again, 201)
+        self.assertNotIn(REPLAYED, again.headers)
+        self.assertEqual(len(self.partners(name)), 2)
+
+    def test_a_replayed_error_is_logged_with_its_error(self):
+        key = self.key()
+        first = self.post({"data": {"no_such_field": 1}}, key)
+        self.assertEqual(first.status_code, 400)
+        replay = self.post({"data": {"no_such_field": 1}}, key)
+        self.assertEqual(replay.headers[REPLAYED], "true")
+        self.assertEqual(self.log_of(replay).error_message, self.log_of(first).error_message)
+        self.assertTrue(self.log_of(replay).error_message.startswith("VALIDATION_ERROR"))
+
+    def test_rows_are_for_administrators_to_read_only(self):
+        # The kept answers are raw (the log's copy is masked and truncated): not
+        # even a BJ API manager reads them, only Settings administrators.
         self.assertJson(self.post({"data": {"name": f"Acl {self.tag}"}}, self.key()), 201)
         model = self.env["bj.api.idempotency.key"]
+        admin = self.make_user("sysadm", "base.group_user,base.group_system")
         manager = self.make_user("mgr", "base.group_user,bj_api_sync.group_bj_api_manager")
         user = self.make_user("usr", "base.group_user,bj_api_sync.group_bj_api_user")
-        self.assertTrue(model.with_user(manager).check_access_rights("read",
-                                                                     raise_exception=False))
-        for operation in ("write", "create", "unlink"):
-            self.assertFalse(model.with_user(manager).check_access_rights(
-                operation, raise_exception=False))
-        self.assertFalse(model.with_user(user).check_access_rights("read",
+        self.assertTrue(model.with_user(admin).check_access_rights("read",
                                                                    raise_exception=False))
+        for operation in ("write", "create", "unlink"):
+            self.assertFalse(model.with_user(admin).check_access_rights(
+                operation, raise_exception=False))
+        for other in (manager, user):
+            self.assertFalse(model.with_user(other).check_access_rights(
+                "read", raise_exception=False))
