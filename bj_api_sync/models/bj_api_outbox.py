@@ -1,3 +1,4 @@
+import contextlib
 import logging
 import threading
 import time
@@ -6,7 +7,7 @@ from datetime import timedelta
 from psycopg2 import errors as pg_errors
 
 from odoo import _, api, fields, http, models
-from odoo.tools import mute_logger, sql
+from odoo.tools import sql
 
 from ..engine import http_client, masking, policy
 from ..services import outbound
@@ -64,6 +65,32 @@ LOCK_SQL = """
 NEXT_DUE_SQL = """
     SELECT min(next_attempt_at) FROM bj_api_outbox WHERE state IN ('pending', 'retrying')
 """
+
+
+class _ThisThread(logging.Filter):
+    """Drops the records of one thread."""
+
+    def __init__(self):
+        super().__init__()
+        self.thread = threading.get_ident()
+
+    def filter(self, record):
+        """Keep the records of the other threads."""
+        return record.thread != self.thread
+
+
+@contextlib.contextmanager
+def _quiet_conflicts():
+    """Keep this thread's failing claim out of the log ("bad query"): a
+    conflict between workers is expected now and then, and handled. The
+    other threads' queries are logged as usual."""
+    quiet = _ThisThread()
+    sql_logger = logging.getLogger("odoo.sql_db")
+    sql_logger.addFilter(quiet)
+    try:
+        yield
+    finally:
+        sql_logger.removeFilter(quiet)
 
 
 def _seconds_until(moment):
@@ -237,7 +264,7 @@ class BjApiOutbox(models.Model):
         try:
             # A conflict is expected now and then with several workers: it is
             # handled, not an error for the log.
-            with self.env.cr.savepoint(flush=False), mute_logger("odoo.sql_db"):
+            with self.env.cr.savepoint(flush=False), _quiet_conflicts():
                 # Due times are written with the application's clock, so they
                 # are compared with it too (not with the transaction's now(),
                 # which stops at the transaction's start).
@@ -327,7 +354,7 @@ class BjApiOutbox(models.Model):
                 return
             _logger.warning("bj_api_sync: a group of %s outbox items failed to be written; "
                             "delivering them one at a time", len(items), exc_info=True)
-        self.invalidate_model()
+        self.env.invalidate_all()
         for item in items:
             self._deliver_group(item)
 

@@ -563,6 +563,8 @@ def _item_body(item, config, records):
 # SETTLE_SQL's VALUES rows.
 OUTCOME_COLUMNS = ("state", "attempt_count", "last_attempt_at", "last_status_code",
                    "last_error", "next_attempt_at")
+# Stored as 0 when empty, as the ORM does; the others as NULL.
+INTEGER_COLUMNS = ("attempt_count", "last_status_code")
 # One statement for the outcomes of a whole group of items: the VALUES rows
 # are typed by the first one (the casts), which psycopg2 would otherwise leave
 # to PostgreSQL's guess.
@@ -682,8 +684,8 @@ class _GroupRun:
         Outbox.flush_model()
         cr = self.env.cr
         if self.outcomes:
-            rows = [(item_id, *(row[col] or None if col in ("last_error", "last_attempt_at")
-                                else row[col] for col in OUTCOME_COLUMNS))
+            rows = [(item_id, *(row[col] if col in INTEGER_COLUMNS else row[col] or None
+                                for col in OUTCOME_COLUMNS))
                     for item_id, row in self.outcomes.items()]
             orm_internals.execute_values_once(
                 cr, SETTLE_SQL % int(self.env.uid), rows, template=VALUES_TEMPLATE)

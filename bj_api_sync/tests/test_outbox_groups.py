@@ -125,3 +125,17 @@ class TestOutboxGroups(BjApiSyncCase):
         self.assertEqual(item.state, "done")
         self.assertEqual(sorted(item.log_ids.mapped("state")), ["failed", "success"])
         self.assertEqual(sorted(item.log_ids.mapped("attempt")), [1, 2])
+
+    def test_a_backlog_wakes_the_other_delivery_workers(self):
+        Trigger = self.env["ir.cron.trigger"].sudo()
+        others = self.env["ir.cron"].browse([
+            self.env.ref(f"bj_api_sync.ir_cron_outbox_deliver_{n}").id for n in (2, 3, 4)])
+        last = Trigger.search([], order="id desc", limit=1).id or 0
+        self.Outbox._enqueue(self.post, self.partners[:3], "create")
+        self.Outbox._cron_deliver(group_size=10)
+        self.assertFalse(Trigger.search([("id", ">", last), ("cron_id", "in", others.ids)]),
+                         "no backlog: the other workers are left asleep")
+        self.Outbox._enqueue(self.post, self.partners[:3], "update")
+        self.Outbox._cron_deliver(group_size=2)
+        woken = Trigger.search([("id", ">", last), ("cron_id", "in", others.ids)]).cron_id
+        self.assertEqual(woken, others, "a full group: every other worker is triggered")

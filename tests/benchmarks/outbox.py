@@ -12,8 +12,8 @@ It prints, in one run, against a sink on 127.0.0.1 in its own process (sink.py):
   2. the same by two worker processes at once on the same database, and the
      distinct / duplicate Idempotency-Key values the sink counted;
   3. a bare ``requests.Session`` loop posting the same payloads (the floor),
-     and the same loop split over 2 and 4 threads (does concurrency pay under
-     the GIL on this machine?);
+     and the same loop over ``--sweep-items`` payloads in 1, 2 and 4 threads
+     (does concurrency pay under the GIL on this machine?);
   4. the drain rate by group size (``--group-sizes``, ``--sweep-items`` each);
   5. commit-to-delivery latency on an idle prefork server (``--workers=2
      --max-cron-threads=1``): ``--latency-events`` XML-RPC writes one by one,
@@ -363,10 +363,13 @@ def run_all(args):
               f"{two['rate']:,.0f} deliveries/s (per worker {two['per_worker']}); sink: "
               f"{two['stats']['distinct_keys']:,} distinct keys, "
               f"{two['stats']['duplicates']} duplicates")
-        bare = bare_loops(args, sink, args.items, [1, 2, 4])
-        for threads, (rate, seconds, requests_) in bare.items():
-            print(f"  bare requests.Session loop, {threads} thread(s): {rate:,.0f} requests/s "
-                  f"({seconds:.1f} s, {requests_:,} requests)")
+        bare = bare_loops(args, sink, args.items, [1])
+        rate, seconds, requests_ = bare[1]
+        print(f"  bare requests.Session loop: {rate:,.0f} requests/s ({seconds:.1f} s, "
+              f"{requests_:,} requests)")
+        threaded = bare_loops(args, sink, args.sweep_items, [1, 2, 4])
+        print(f"  bare loop split over threads, {args.sweep_items:,} requests: " + ", ".join(
+            f"{threads} thread(s) {rate:,.0f}/s" for threads, (rate, _s, _r) in threaded.items()))
         sweep = {}
         for size in args.group_sizes:
             sweep[size] = drain(args, sink, f"g{size}", args.sweep_items, 1, group_size=size)
@@ -406,7 +409,7 @@ def main():
                         help="use --db as it is (bj_api_sync installed) instead of creating it")
     parser.add_argument("--keep-db", action="store_true")
     parser.add_argument("--items", type=int, default=100_000)
-    parser.add_argument("--sweep-items", type=int, default=20_000)
+    parser.add_argument("--sweep-items", type=int, default=10_000)
     parser.add_argument("--group-sizes", default="20,50,100,200",
                         help="comma-separated; empty: no sweep")
     parser.add_argument("--latency-events", type=int, default=1_000)
