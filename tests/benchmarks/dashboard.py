@@ -16,14 +16,11 @@ the log list's grouped counts; the cost the rollup triggers add to a log insert
 rows those inserts added wait for the compaction cron, and that cron's run.
 Nothing is asserted.
 """
-import argparse
 import logging
-import os
 import statistics
 import time
 
 import scratch_db
-from scratch_db import create_database, drop_database
 
 CONFIGS = 20
 REPEAT = 9
@@ -166,24 +163,7 @@ def run(args):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--db", default=f"bj_api_sync_dash_{os.getpid()}")
-    parser.add_argument("--keep-db", action="store_true")
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--db-host", default=os.environ.get("DB_HOST", "127.0.0.1"))
-    parser.add_argument("--db-port", default=os.environ.get("DB_PORT", "5432"))
-    parser.add_argument("--db-user", default=os.environ.get("DB_USER", "odoo"))
-    args = parser.parse_args()
-    print(f"Creating database {args.db} with bj_api_sync installed...")
-    create_database(args)
-    try:
-        run(args)
-    finally:
-        if not args.keep_db:
-            import odoo
-
-            odoo.sql_db.close_all()
-            drop_database(args)
+    scratch_db.main(__doc__.split("\n")[0], "bj_api_sync_dash", run, rows=1_000_000)
 
 
 if __name__ == "__main__":

@@ -34,3 +34,29 @@ def drop_database(args):
     conn.autocommit = True
     conn.cursor().execute(f'DROP DATABASE IF EXISTS "{args.db}"')
     conn.close()
+
+
+def main(description, prefix, run, rows):
+    """Parse a benchmark's options (``--db``, ``--keep-db``, ``--rows``, the
+    database's host, port and user), create its scratch database, ``run(args)``
+    and drop the database afterwards (unless ``--keep-db``)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--db", default=f"{prefix}_{os.getpid()}")
+    parser.add_argument("--keep-db", action="store_true")
+    parser.add_argument("--rows", type=int, default=rows)
+    parser.add_argument("--db-host", default=os.environ.get("DB_HOST", "127.0.0.1"))
+    parser.add_argument("--db-port", default=os.environ.get("DB_PORT", "5432"))
+    parser.add_argument("--db-user", default=os.environ.get("DB_USER", "odoo"))
+    args = parser.parse_args()
+    print(f"Creating database {args.db} with bj_api_sync installed...")
+    create_database(args)
+    try:
+        run(args)
+    finally:
+        if not args.keep_db:
+            import odoo
+
+            odoo.sql_db.close_all()
+            drop_database(args)
