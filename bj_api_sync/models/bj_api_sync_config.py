@@ -564,7 +564,11 @@ class BjApiSyncConfig(models.Model):
         """Reach the config's URL with its authentication and report the answer."""
         self.ensure_one()
         config = self._get_outbound_config(self.id)
-        factory = outbound.RequestFactory(config)
+        return self._bj_test_connection(config, outbound.RequestFactory(config))
+
+    def _bj_test_connection(self, config, factory, summary=None):
+        """HEAD the config's URL through ``factory``, log the test (with ``summary``,
+        which also opens the message) and return the notification."""
         req = factory.request(None, outbound.new_key())
         req.method = "HEAD"
         result = factory.dispatch(req)
@@ -588,16 +592,21 @@ class BjApiSyncConfig(models.Model):
             kind = "success"
             message = _("Connected: HTTP %(status)s in %(ms)s ms.", status=status,
                         ms=round(result.duration_ms))
-        values = factory.attempt_log_values(
-            result, state="success" if kind == "success" else "failed", attempt=1,
-            res_model=False, res_ids=[],
-        )
-        # The log says what went on the wire: a test is a HEAD, whatever the config's verb,
-        # and it is no delivery.
-        values["http_method"] = req.method
-        values["is_connection_test"] = True
-        self.env["bj.api.log"].sudo().create(values)
+        # The log says what went on the wire: a test is a HEAD, whatever the config's verb.
+        self._bj_log_connection_test(factory, result, req.method,
+                                     "success" if kind == "success" else "failed", summary)
+        if summary:
+            message = f"{summary}\n{message}"
         return self._notify(kind, message, sticky=kind != "success")
+
+    def _bj_log_connection_test(self, factory, result, method, state, summary=None):
+        """Write the log row of a connection test (which is no delivery)."""
+        values = factory.attempt_log_values(result, state=state, attempt=1, res_model=False,
+                                            res_ids=[])
+        values.update(http_method=method, is_connection_test=True)
+        if summary:
+            values["summary"] = summary
+        return self.env["bj.api.log"].sudo().create(values)
 
     def _notify(self, kind, message, sticky=False):
         return {

@@ -103,20 +103,10 @@ class BjApiSyncConfigOauth2(models.Model):
             result = http_client.AttemptResult(
                 outcome=policy.FAIL, status_code=exc.status, error=message,
                 url=config.oauth2_token_url)
-            values = factory.attempt_log_values(result, state="failed", attempt=1,
-                                                res_model=False, res_ids=[])
-            values["http_method"] = "POST"
-            values["is_connection_test"] = True
-            self.env["bj.api.log"].sudo().create(values)
+            self._bj_log_connection_test(factory, result, "POST", "failed")
             return self._notify("danger", message, sticky=True)
         answered = _("Token server %(url)s answered %(answer)s.", url=token_url,
                      answer=token.describe())
-        action = super().action_test_connection()
-        # The connection test's log row says what the token server answered too.
-        log = self.env["bj.api.log"].sudo().search(
-            [("config_id", "=", config.id), ("is_connection_test", "=", True)],
-            order="id desc", limit=1)
-        log.summary = answered
-        params = action.get("params", {})
-        params["message"] = f"{answered}\n{params.get('message', '')}"
-        return action
+        # The same factory, with the token just fetched; the test's log row and its
+        # message say what the token server answered.
+        return self._bj_test_connection(config, factory, summary=answered)
