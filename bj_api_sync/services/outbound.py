@@ -609,10 +609,12 @@ class _GroupRun:
     update sent after the create that brought the external id finds it.
     """
 
-    def __init__(self, items):
+    def __init__(self, items, factories=None):
         self.items = items
         self.env = items.env
-        self.factories = {}  # config id -> RequestFactory (or the exception building it)
+        # config id -> RequestFactory (or the exception building it); given by
+        # the caller to keep them for several groups (see deliver_group).
+        self.factories = {} if factories is None else factories
         self.plans = {}  # (config id, track) -> SyncPlan
         self.shared = {}  # (owner id, track) -> (known, pending) of the plans of one owner
         self.outcomes = {}  # item id -> values (OUTCOME_COLUMNS)
@@ -715,15 +717,18 @@ def deliver(item):
     return deliver_group(item)[item.id]
 
 
-def deliver_group(items):
+def deliver_group(items, factories=None):
     """Make the next attempt of each outbox item of ``items`` (locked by the
     caller), in their order, and write the outcomes in bulk.
 
+    ``factories``: a dict (config id -> RequestFactory, or the error building
+    it) kept by the caller for several groups of one worker run, filled as
+    needed; without it the factories are built for this group only.
     Returns ``{item id: log written}``. An item whose attempt raises is failed
     with the (masked) error, and the others go on; an error of the database
     itself propagates (the caller rolls the group back).
     """
-    run = _GroupRun(items)
+    run = _GroupRun(items, factories)
     run.prefetch()
     for item in items:
         try:
