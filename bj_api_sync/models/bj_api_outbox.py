@@ -306,13 +306,14 @@ class BjApiOutbox(models.Model):
         size = group_size or GROUP_SIZE
         deadline = time.monotonic() + budget_seconds
         # The RequestFactory of each config (its URL, headers, secrets, OAuth2
-        # token, HTTP pool...) is built once per run, not per group: building one
-        # reads the config and its lines again after every commit. So a change to
-        # a config made during a run (at most budget_seconds) is seen by the next
-        # run. The factories keep no cursor of their own: their records are in
-        # this run's environment (one cursor, committed between groups), and the
-        # OAuth2 token source works on cursors of its own, opened per use.
-        factories = {}
+        # token, HTTP pool...) and its sync plans' settings are built once per
+        # run, not per group: building them reads the config and its lines again
+        # after every commit. So a change to a config made during a run (at most
+        # budget_seconds) is seen by the next run. They keep no cursor of their
+        # own: their records are in this run's environment (one cursor, committed
+        # between groups), and the OAuth2 token source works on cursors of its
+        # own, opened per use.
+        cache = outbound.RunCache()
         done = 0
         woken = False
         while limit is None or done < limit:
@@ -340,21 +341,20 @@ class BjApiOutbox(models.Model):
                 # A backlog: idle cron workers (other servers) join in.
                 self._wake_other_workers()
                 woken = True
-            self._deliver_group(items, factories)
+            self._deliver_group(items, cache)
             done += len(items)
             if not testing:
                 self.env.cr.commit()  # pylint: disable=invalid-commit
         self._schedule_next_run()
         return done
 
-    def _deliver_group(self, items, factories=None):
+    def _deliver_group(self, items, cache=None):
         """Deliver the claimed ``items``; a group whose writes fail is delivered
         again one item at a time, each in a savepoint, so that one bad item
-        cannot stop the queue. ``factories``: the run's RequestFactory cache
-        (see :func:`..services.outbound.deliver_group`)."""
+        cannot stop the queue. ``cache``: the run's ``outbound.RunCache``."""
         try:
             with self.env.cr.savepoint():
-                outbound.deliver_group(items, factories)
+                outbound.deliver_group(items, cache)
             return
         except Exception as exc:  # a database error: find the item behind it
             if len(items) == 1:
@@ -365,7 +365,7 @@ class BjApiOutbox(models.Model):
                             "delivering them one at a time", len(items), exc_info=True)
         self.env.invalidate_all()
         for item in items:
-            self._deliver_group(item, factories)
+            self._deliver_group(item, cache)
 
     def _fail(self, item, exc):
         """Fail ``item`` after the unexpected error ``exc`` of its delivery."""

@@ -597,6 +597,20 @@ def _settle_earlier_attempts(item):
     Log.invalidate_model(["state"])
 
 
+class RunCache:
+    """What one worker run keeps from a group of outbox items to the next: per
+    config, its RequestFactory (or the error building it) and its sync plans'
+    settings, which cost several queries to read again after each commit.
+
+    Only settings are kept: a plan's knowledge of the bindings is read again for
+    every group (``_GroupRun.plan``).
+    """
+
+    def __init__(self):
+        self.factories = {}  # config id -> RequestFactory (or the exception building it)
+        self.plans = {}  # (config id, track) -> SyncPlan
+
+
 class _GroupRun:
     """The bookkeeping of one group of outbox items delivered in one transaction.
 
@@ -604,18 +618,20 @@ class _GroupRun:
     is sent, then written in a few statements (:meth:`save`): one UPDATE for
     the items, one INSERT for the log rows, one for the earlier attempts, one
     upsert of bindings per configuration. Factories and sync plans are built
-    once per configuration of the group; plans of configurations that share
+    once per configuration of the group (of the worker run, with a
+    :class:`RunCache`); plans of configurations that share
     their bindings (``binding_config_id``) share what they know of them, so an
     update sent after the create that brought the external id finds it.
     """
 
-    def __init__(self, items, factories=None):
+    def __init__(self, items, cache=None):
         self.items = items
         self.env = items.env
-        # config id -> RequestFactory (or the exception building it); given by
-        # the caller to keep them for several groups (see deliver_group).
-        self.factories = {} if factories is None else factories
-        self.plans = {}  # (config id, track) -> SyncPlan
+        # Given by the caller to keep factories and plans for several groups.
+        self.cache = RunCache() if cache is None else cache
+        # config id -> RequestFactory (or the exception building it)
+        self.factories = self.cache.factories
+        self.plans = {}  # (config id, track) -> SyncPlan of this group
         self.shared = {}  # (owner id, track) -> (known, pending) of the plans of one owner
         self.outcomes = {}  # item id -> values (OUTCOME_COLUMNS)
         self.logs = []  # (item id, log values)
@@ -639,7 +655,14 @@ class _GroupRun:
         key = (config.id, track)
         plan = self.plans.get(key)
         if plan is None:
-            plan = self.plans[key] = outbound_sync.SyncPlan(config, factory, track=track)
+            plan = self.cache.plans.get(key)
+            if plan is None or plan.factory is not factory:
+                plan = self.cache.plans[key] = outbound_sync.SyncPlan(config, factory,
+                                                                      track=track)
+            self.plans[key] = plan
+            # This group's view of the bindings starts empty, as with a new plan:
+            # they are read again (another worker may have changed them).
+            plan.known, plan.pending = {}, {}
             known, pending = self.shared.setdefault((plan.owner_id, track),
                                                     (plan.known, plan.pending))
             plan.known, plan.pending = known, pending
@@ -717,18 +740,18 @@ def deliver(item):
     return deliver_group(item)[item.id]
 
 
-def deliver_group(items, factories=None):
+def deliver_group(items, cache=None):
     """Make the next attempt of each outbox item of ``items`` (locked by the
     caller), in their order, and write the outcomes in bulk.
 
-    ``factories``: a dict (config id -> RequestFactory, or the error building
-    it) kept by the caller for several groups of one worker run, filled as
-    needed; without it the factories are built for this group only.
+    ``cache``: a :class:`RunCache` the caller keeps for several groups of one
+    worker run, filled as needed; without it the factories and plans are built
+    for this group only.
     Returns ``{item id: log written}``. An item whose attempt raises is failed
     with the (masked) error, and the others go on; an error of the database
     itself propagates (the caller rolls the group back).
     """
-    run = _GroupRun(items, factories)
+    run = _GroupRun(items, cache)
     run.prefetch()
     for item in items:
         try:
