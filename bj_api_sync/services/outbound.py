@@ -687,8 +687,8 @@ class _GroupRun:
     def outcome(self, item, values, finished=None):
         """Keep the values ``item`` gets; ``finished``: done or failed (default:
         from the state)."""
-        row = {col: item[col] for col in OUTCOME_COLUMNS}
-        row.update(values)
+        # Only the columns ``values`` leaves as they are are read from the item.
+        row = {col: values[col] if col in values else item[col] for col in OUTCOME_COLUMNS}
         self.outcomes[item.id] = row
         if finished is None:
             finished = row["state"] in ("done", "failed")

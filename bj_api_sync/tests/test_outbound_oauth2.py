@@ -212,6 +212,20 @@ class TestOutboundOauth2(BjApiSyncCase):
                          {items.idempotency_key})
         self.assertNothingLeaks("tok-w1", "tok-w2")
 
+    def test_one_worker_run_keeps_its_token_across_groups(self):
+        """The run's factory serves every group: one token for them all; a 401 in a
+        later group still fetches a new one once, and both are masked."""
+        self.server.script(TOKEN_PATH, [token_answer("tok-g1"), token_answer("tok-g2")])
+        self.server.script(API_PATH, [Response(200, {"id": 1}), Response(401),
+                                      Response(200, {"id": 2}), Response(200, {"id": 3})])
+        items = self.Outbox._enqueue(self.config, self.partners, "manual")
+        self.assertEqual(self.Outbox._cron_deliver(group_size=1), 3)
+        self.assertEqual(items.mapped("state"), ["done"] * 3)
+        self.assertEqual([r.headers["Authorization"] for r in self.api_requests()],
+                         ["Bearer tok-g1", "Bearer tok-g1", "Bearer tok-g2", "Bearer tok-g2"])
+        self.assertEqual(len(self.token_requests()), 2)
+        self.assertNothingLeaks("tok-g1", "tok-g2")
+
     def test_wrong_secret_fails_clearly_without_the_secret(self):
         self.server.script(TOKEN_PATH, [INVALID_CLIENT, INVALID_CLIENT])
         with mute_logger("odoo.addons.bj_api_sync.engine.oauth2"):

@@ -1,5 +1,6 @@
 """The outbox worker's groups: claimed, sent and written together, in order per record."""
 from datetime import timedelta
+from unittest import mock
 
 from odoo.tests import tagged
 
@@ -53,6 +54,25 @@ class TestOutboxGroups(BjApiSyncCase):
         self.assertEqual(set(logs.mapped("state")), {"success"})
         for item in items:
             self.assertEqual(item.log_ids.res_ids, item.res_ids)
+
+    def test_a_run_builds_each_factory_once_for_all_its_groups(self):
+        items = self.Outbox._enqueue(self.post, self.partners[:3], "create")
+        built = []
+        real_init = outbound.RequestFactory.__init__
+
+        def counting_init(factory, config, timeout=None):
+            built.append(config.id)
+            real_init(factory, config, timeout)
+
+        with mock.patch.object(outbound.RequestFactory, "__init__", counting_init):
+            self.assertEqual(self.Outbox._cron_deliver(group_size=1), 3)
+            self.assertEqual(built, [self.post.id], "one factory for the run's three groups")
+            self.assertEqual(items.mapped("state"), ["done"] * 3)
+            # The next run reads the config again.
+            self.queue(self.partners[3], 7)
+            self.assertEqual(self.Outbox._cron_deliver(group_size=1), 1)
+            self.assertEqual(built, [self.post.id] * 2)
+        self.assertEqual(len(self.Log.search([("outbox_id", "in", items.ids)])), 3)
 
     def test_items_of_one_record_go_one_per_group_in_queued_order(self):
         one, two = self.partners[:2]
